@@ -1,0 +1,1 @@
+"""集采公开 generator: data package in, static site out."""

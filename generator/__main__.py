@@ -1,0 +1,58 @@
+"""Command line: python -m generator {validate,build,...}."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import InvalidPackage, format_table
+from .package import DEFAULT_DATA, ROOT
+
+
+def cmd_validate(args) -> int:
+    from .package import validate
+
+    errors = validate(args.data)
+    if errors:
+        print(format_table(errors))
+        print(f"\n数据包无效：{len(errors)} 个错误（{args.data}）", file=sys.stderr)
+        return 1
+    print(f"数据包有效：{args.data}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    try:
+        result = build(args.data, args.out)
+    except InvalidPackage as exc:
+        print(format_table(exc.errors))
+        print(f"\n构建已停止：数据包无效（{len(exc.errors)} 个错误），未发布任何内容，"
+              f"{args.out} 保持原样。", file=sys.stderr)
+        return 1
+    print(f"站点已生成：{result.out_dir}（{result.pages} 个页面）")
+    for stage, seconds in result.timings.items():
+        print(f"  {stage:<12} {seconds:7.2f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator", description="集采公开 站点生成器")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="校验数据包（Frictionless 表结构 + 附加规则）")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("build", help="校验并生成静态站点")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, default=ROOT / "site")
+    p.set_defaults(func=cmd_build)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
