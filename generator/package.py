@@ -29,6 +29,7 @@ RESOURCES = [
 DESCRIPTOR = "datapackage.json"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+TRUE = ("true", "1", "yes")
 
 
 @dataclass
@@ -144,6 +145,7 @@ def _check_file(data_dir: Path, name: str) -> list[DataError]:
 
 def _frictionless_errors(data_dir: Path) -> list[DataError]:
     descriptor = {
+        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
         "name": "package",
         "resources": [
             {"name": n, "path": f"{n}.csv", "format": "csv", "encoding": "utf-8-sig",
@@ -159,10 +161,30 @@ def _frictionless_errors(data_dir: Path) -> list[DataError]:
         for err in task.errors:
             row = getattr(err, "row_number", None)
             fld = getattr(err, "field_name", None)
-            errors.append(DataError(file, row, fld, f"{err.title}：{err.note}"))
+            errors.append(DataError(file, row, fld, _describe(err)))
     for err in report.errors:
         errors.append(DataError(DESCRIPTOR, None, None, f"{err.title}：{err.note}"))
     return errors
+
+
+ERROR_NAMES = {
+    "type-error": "类型错误", "constraint-error": "不符合约束", "primary-key": "主键重复",
+    "foreign-key": "外键找不到对应记录", "unique-error": "值重复", "missing-cell": "缺少单元格",
+    "extra-cell": "多余单元格", "missing-label": "缺少列", "extra-label": "多余的列",
+    "incorrect-label": "列名不符", "duplicate-label": "列名重复", "blank-label": "列名为空",
+    "blank-row": "空行", "encoding-error": "编码错误", "source-error": "无法读取",
+}
+
+
+def _describe(err) -> str:
+    """Chinese name, Frictionless's own title and note, and the offending value."""
+    text = f"{ERROR_NAMES.get(err.type, err.type)}（{err.title}）：{err.note}"
+    cell = getattr(err, "cell", None)
+    if cell not in (None, ""):
+        shown = str(cell)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        text += f"；值为 {shown!r}"
+    return text
 
 
 def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
@@ -172,15 +194,15 @@ def _read_table(data_dir: Path, name: str) -> pd.DataFrame:
                      encoding="utf-8-sig")
     for fdesc in schema["fields"]:
         col, kind = fdesc["name"], fdesc["type"]
-        values = df[col].map(lambda v: None if v == "" else v)
+        values = [None if v == "" else v for v in df[col]]
         if kind == "number":
-            df[col] = pd.to_numeric(values).astype(float)
+            df[col] = pd.Series([float("nan") if v is None else float(v) for v in values], dtype=float)
         elif kind == "integer":
-            df[col] = pd.to_numeric(values).astype("Int64")
+            df[col] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
         elif kind == "boolean":
-            df[col] = values.map(lambda v: None if v is None else v.strip().lower() in ("true", "1", "yes"))
+            df[col] = pd.Series([None if v is None else v.strip().lower() in TRUE for v in values], dtype=object)
         else:
-            df[col] = values.astype(object)
+            df[col] = pd.Series(values, dtype=object)
     return df
 
 

@@ -1,0 +1,219 @@
+"""Validation: the sample package passes; each schema rule and each extra check
+fails on a copy of data/ broken in exactly one place, naming file, row and field."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA, copy_data, read_rows, write_rows
+from generator.package import RESOURCES, validate
+
+
+@pytest.fixture
+def data(tmp_path):
+    return copy_data(tmp_path / "data")
+
+
+def mutate(data_dir, file, match, **changes):
+    """Change the first row of `file` whose fields equal `match`; return its row number."""
+    rows = read_rows(data_dir / file)
+    for i, row in enumerate(rows):
+        if all(row[k] == v for k, v in match.items()):
+            row.update(changes)
+            write_rows(data_dir / file, rows)
+            return i + 2
+    raise AssertionError(f"no row in {file} matches {match}")
+
+
+def first(file, **match):
+    for row in read_rows(DATA / file):
+        if all(row[k] == v for k, v in match.items()):
+            return row
+    raise AssertionError(f"no row in {file} matches {match}")
+
+
+def assert_error(errors, file, row, field, *words):
+    hits = [e for e in errors if e.file == file and e.row == row and e.field == field]
+    assert hits, f"expected an error at {file} row {row} field {field}, got {errors}"
+    for word in words:
+        assert any(word in e.message for e in hits), (word, hits)
+
+
+def test_sample_package_is_valid():
+    assert validate(DATA) == []
+
+
+def test_sample_package_is_flagged_and_complete():
+    meta = json.loads((DATA / "datapackage.json").read_text(encoding="utf-8"))
+    assert meta["sample"] is True
+    assert [r["name"] for r in meta["resources"]] == RESOURCES
+    winners = read_rows(DATA / "winners.csv")
+    assert len(winners) >= 40
+    assert any(w["won"] == "false" for w in winners)
+    batches = read_rows(DATA / "batches.csv")
+    assert sum(b["category"] == "drug" for b in batches) >= 3
+    assert sum(b["category"] == "consumable" for b in batches) >= 1
+    assert any(p["kind"] == "renewal" for p in read_rows(DATA / "prices.csv"))
+    provinces = {c for w in winners for c in w["supply_regions"].split("|") if c}
+    assert len(provinces) >= 6
+
+
+# --- schema rules (Frictionless) -------------------------------------------------
+
+def test_negative_price(data):
+    p = first("prices.csv")
+    row = mutate(data, "prices.csv", {"price_id": p["price_id"]}, unit_price="-1.5")
+    assert_error(validate(data), "prices.csv", row, "unit_price", "constraint")
+
+
+def test_duplicate_primary_key(data):
+    rows = read_rows(data / "winners.csv")
+    rows.append(dict(rows[0]))
+    write_rows(data / "winners.csv", rows)
+    errors = validate(data)
+    assert any(e.file == "winners.csv" and e.row == len(rows) + 1 and "primary" in e.message.lower()
+               for e in errors), errors
+
+
+def test_foreign_key_to_missing_round(data):
+    w = first("winners.csv")
+    row = mutate(data, "winners.csv", {"winner_id": w["winner_id"]}, batch_id="no-such-round")
+    errors = validate(data)
+    assert any(e.file == "winners.csv" and e.row == row and "foreign" in e.message.lower()
+               for e in errors), errors
+
+
+def test_bad_date(data):
+    n = first("execution_notices.csv")
+    row = mutate(data, "execution_notices.csv", {"notice_id": n["notice_id"]}, published_date="2021/3/1")
+    assert_error(validate(data), "execution_notices.csv", row, "published_date", "type")
+
+
+def test_gbk_encoded_file(data):
+    text = (data / "companies.csv").read_text(encoding="utf-8")
+    (data / "companies.csv").write_bytes(text.encode("gbk"))
+    errors = validate(data)
+    assert len(errors) == 1
+    assert errors[0].file == "companies.csv" and "UTF-8" in errors[0].message and "GBK" in errors[0].message
+    assert errors[0].row is not None
+
+
+@pytest.mark.parametrize("file,field,value,word", [
+    ("batches.csv", "level", "county", "constraint"),           # enum
+    ("winners.csv", "company_id", "", "constraint"),            # required
+    ("winners.csv", "winner_id", "W Bad Id", "constraint"),     # pattern
+    ("winners.csv", "supply_regions", "33000", "constraint"),   # pattern of a list
+    ("prices.csv", "unit_price_unit", "元", "constraint"),       # pattern of a unit
+    ("winners.csv", "pack_size", "0", "constraint"),            # minimum
+    ("batches.csv", "agreement_years", "40", "constraint"),     # maximum
+    ("winners.csv", "won", "maybe", "type"),                    # boolean type
+    ("sources.csv", "url", "javascript:alert(1)", "constraint"),  # only http(s)
+])
+def test_schema_rules(data, file, field, value, word):
+    row_data = first(file)
+    key = list(row_data)[0]
+    row = mutate(data, file, {key: row_data[key]}, **{field: value})
+    assert_error(validate(data), file, row, field, word)
+
+
+def test_unique_unit_name(data):
+    units = read_rows(data / "units.csv")
+    row = mutate(data, "units.csv", {"unit_id": units[1]["unit_id"]}, name=units[0]["name"])
+    errors = validate(data)
+    assert any(e.file == "units.csv" and e.row == row and "unique" in e.message.lower() for e in errors), errors
+
+
+def test_missing_file_and_descriptor(data):
+    (data / "prices.csv").unlink()
+    assert [(e.file, e.message) for e in validate(data)] == [("prices.csv", "文件不存在")]
+    (data / "datapackage.json").unlink()
+    assert validate(data)[0].file == "datapackage.json"
+
+
+def test_descriptor_needs_as_of_and_version(data):
+    meta = json.loads((data / "datapackage.json").read_text(encoding="utf-8"))
+    meta["as_of"] = "yesterday"
+    meta["version"] = "v1"
+    (data / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
+    fields = {e.field for e in validate(data)}
+    assert {"as_of", "version"} <= fields
+
+
+# --- checks beyond the schema ----------------------------------------------------
+
+def _priced_pack():
+    winners = {w["winner_id"]: w for w in read_rows(DATA / "winners.csv")}
+    for p in read_rows(DATA / "prices.csv"):
+        if p["pack_price"] and winners[p["winner_id"]]["pack_size"]:
+            return p
+    raise AssertionError("sample data has no pack price")
+
+
+def test_check_pack_price(data):
+    p = _priced_pack()
+    row = mutate(data, "prices.csv", {"price_id": p["price_id"]},
+                 pack_price=f"{float(p['pack_price']) + 0.02:.2f}")
+    assert_error(validate(data), "prices.csv", row, "pack_price", "包装数量")
+
+
+def test_check_pack_price_to_the_fen(data):
+    """A rounding difference under half a fen is not an error."""
+    p = _priced_pack()
+    mutate(data, "prices.csv", {"price_id": p["price_id"]}, pack_price=f"{float(p['pack_price']) + 0.004:.3f}")
+    assert validate(data) == []
+
+
+def test_check_price_unit_matches_product(data):
+    p = first("prices.csv")
+    row = mutate(data, "prices.csv", {"price_id": p["price_id"]}, unit_price_unit="元/吨")
+    assert_error(validate(data), "prices.csv", row, "unit_price_unit", "最小单位")
+
+
+def test_check_winning_price_not_above_max_bid(data):
+    prices = read_rows(DATA / "prices.csv")
+    caps = {p["winner_id"]: p for p in prices if p["kind"] == "max_bid"}
+    win = next(p for p in prices if p["kind"] == "winning_bid" and p["winner_id"] in caps)
+    cap = float(caps[win["winner_id"]]["unit_price"])
+    row = mutate(data, "prices.csv", {"price_id": win["price_id"]}, unit_price=str(cap * 2), pack_price="", pack_price_unit="")
+    assert_error(validate(data), "prices.csv", row, "unit_price", "最高有效申报价")
+
+
+def test_check_execution_not_before_announcement(data):
+    n = first("execution_notices.csv")
+    row = mutate(data, "execution_notices.csv", {"notice_id": n["notice_id"]},
+                 published_date="2000-01-01", execution_start="2000-01-02")
+    assert_error(validate(data), "execution_notices.csv", row, "execution_start", "公布日期")
+
+
+def test_check_payment_standard_equals_winning_price(data):
+    s = first("payment_standards.csv", basis="winning_price")
+    row = mutate(data, "payment_standards.csv", {"standard_id": s["standard_id"]},
+                 amount=f"{float(s['amount']) + 1:.4f}")
+    assert_error(validate(data), "payment_standards.csv", row, "amount", "中选价")
+
+
+def test_check_supply_region_exists(data):
+    w = first("winners.csv", won="true")
+    row = mutate(data, "winners.csv", {"winner_id": w["winner_id"]}, supply_regions="990000")
+    assert_error(validate(data), "winners.csv", row, "supply_regions", "990000")
+
+
+def test_check_loser_supplies_nothing(data):
+    w = first("winners.csv", won="false")
+    row = mutate(data, "winners.csv", {"winner_id": w["winner_id"]}, supply_regions="110000")
+    assert_error(validate(data), "winners.csv", row, "supply_regions", "未中选")
+
+
+def test_check_alias_leads_to_one_region(data):
+    mutate(data, "regions.csv", {"region_code": "110000"}, aliases="新疆（含兵团）")
+    errors = validate(data)
+    assert len(errors) == 1 and errors[0].file == "regions.csv" and errors[0].field == "aliases"
+    assert "新疆（含兵团）" in errors[0].message and "110000" in errors[0].message
+
+
+def test_check_standard_dates_in_order(data):
+    s = first("payment_standards.csv")
+    row = mutate(data, "payment_standards.csv", {"standard_id": s["standard_id"]},
+                 effective_to="2000-01-01")
+    assert_error(validate(data), "payment_standards.csv", row, "effective_to", "早于")
