@@ -1,6 +1,8 @@
 """One Jinja environment for generated pages: everything from data is escaped."""
 from __future__ import annotations
 
+import html
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +28,12 @@ def percent(value) -> str:
     return f"{value * 100:.1f}%"
 
 
+def front_matter_title(text: str) -> str:
+    """A YAML-safe page title. Material prints page.title unescaped into <title>
+    and the nav, so the title is HTML-escaped here, then JSON-quoted for YAML."""
+    return json.dumps(html.escape(str(text), quote=True), ensure_ascii=False)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -38,6 +46,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["money"] = money
     env.filters["percent"] = percent
+    env.filters["page_title"] = front_matter_title
     return env
 
 
