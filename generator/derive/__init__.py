@@ -5,6 +5,21 @@ import pandas as pd
 
 
 def derive(pkg) -> dict[str, pd.DataFrame]:
+    from . import patient, prices, provinces, rounds, rules, substitutes
     from .summary import headline
 
-    return {"headline": headline(pkg)}
+    products = prices.products(pkg)
+    supply = provinces.supply(products)
+    return {
+        "headline": headline(pkg, products),
+        "products": products,                      # one row per bid result, with price and cuts
+        "price_records": prices.price_records(pkg),  # every price point, labelled
+        "rounds": rounds.rounds(pkg, products),
+        "units": rounds.units(pkg, products),
+        "substitutes": substitutes.substitutes(products),
+        "supply": supply,                          # (winning product, region it supplies)
+        "notices": provinces.notices(pkg),
+        "provinces": provinces.provinces(pkg, supply),
+        "patient": patient.patient_rows(pkg, products),
+        "findings": rules.findings(pkg, products),
+    }
