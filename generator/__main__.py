@@ -23,6 +23,7 @@ def cmd_validate(args) -> int:
 
 def cmd_build(args) -> int:
     from .build import build
+    from .linkcheck import BrokenLinks
 
     try:
         result = build(args.data, args.out)
@@ -31,10 +32,20 @@ def cmd_build(args) -> int:
         print(f"\n构建已停止：数据包无效（{len(exc.errors)} 个错误），未发布任何内容，"
               f"{args.out} 保持原样。", file=sys.stderr)
         return 1
+    except BrokenLinks as exc:
+        print(exc, file=sys.stderr)
+        print(f"\n构建已停止：站点有失效的站内链接，未发布任何内容，{args.out} 保持原样。", file=sys.stderr)
+        return 1
     print(f"站点已生成：{result.out_dir}（{result.pages} 个页面）")
     for stage, seconds in result.timings.items():
         print(f"  {stage:<12} {seconds:7.2f} s")
     return 0
+
+
+def cmd_diff(args) -> int:
+    from .diff import run
+
+    return run(args.old, args.new, args.data, limit=args.limit)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=ROOT / "site")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("diff", help="比较两个数据包（目录或 git 版本），输出 Markdown 变更报告")
+    p.add_argument("old", help="旧数据包：目录，或 git 版本（如 HEAD~1、main）")
+    p.add_argument("new", help="新数据包：目录，或 git 版本")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="git 版本所指的数据目录（默认 data/）")
+    p.add_argument("--limit", type=int, default=100, help="每个列表最多列出的行数（默认 100）")
+    p.set_defaults(func=cmd_diff)
 
     args = parser.parse_args(argv)
     return args.func(args)

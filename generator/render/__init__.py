@@ -2,9 +2,13 @@
 SITE_STAGES work on the built site after it."""
 from __future__ import annotations
 
-from . import pages
+from .. import linkcheck
+from . import changelog, pages
 
 DOC_STAGES = [
     ("pages", pages.render),
+    ("changelog", changelog.render),
 ]
 SITE_STAGES: list = []
+# Always last: a broken internal link stops the build before the swap.
+SITE_STAGES.append(("links", linkcheck.render))
