@@ -2,6 +2,7 @@
 checks.py for what they cannot, both reported as DataError."""
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from frictionless import Package as FlPackage
+from frictionless import errors as fl_errors
 from frictionless import system
 
 from .errors import DataError, InvalidPackage
@@ -30,6 +32,26 @@ DESCRIPTOR = "datapackage.json"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 TRUE = ("true", "1", "yes")
+
+# What a cell of the normalised contract may look like, beyond what Table Schema
+# says. Frictionless reads `１２.５`, `٣` and `2021-3-1` as valid numbers and dates
+# (Python parses any Unicode digit; strptime takes one-digit months), so the
+# lexical form of every number, integer and date cell is checked here.
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+INTEGER = re.compile(r"^-?[0-9]+$")
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+EXCEL_SERIAL = re.compile(r"^[0-9]{5}(\.[0-9]+)?$")
+SLASH_DATE = re.compile(r"^[0-9]{4}\s*[/.年]\s*[0-9]{1,2}\s*[/.月]\s*[0-9]{1,2}\s*日?$")
+# C0/C1 control characters except tab, newline, carriage return.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Invisible bidirectional controls: they can reverse how a name, or a price printed
+# next to it, is displayed (U+202E turns 12.50 into 05.21 on screen).
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+INVISIBLE = re.compile(CONTROL.pattern + "|" + BIDI.pattern + "|\ufeff")
+LEXICAL = {"number": NUMBER, "integer": INTEGER, "date": DATE}
+MAX_CELL = 10_000  # characters; no field of the contract needs more
+# Tables a real source may not publish yet: a header-only file is an honest "none".
+MAY_BE_EMPTY = {"payment_standards", "execution_notices"}
 
 
 @dataclass
@@ -76,7 +98,8 @@ def load(data_dir: Path | str = DEFAULT_DATA) -> Package:
     errors = [e for name in RESOURCES for e in _check_file(data_dir, name)]
     if errors:
         raise InvalidPackage(errors)
-    errors = _frictionless_errors(data_dir)
+    errors = _merge(_frictionless_errors(data_dir),
+                    [e for name in RESOURCES for e in _check_cells(data_dir, name)])
     if errors:
         raise InvalidPackage(errors)
     pkg = Package(data_dir, meta, {name: _read_table(data_dir, name) for name in RESOURCES})
@@ -126,6 +149,8 @@ def _check_file(data_dir: Path, name: str) -> list[DataError]:
     raw = path.read_bytes()
     if not raw.strip():
         return [DataError(file, None, None, "文件为空，至少需要表头行")]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [DataError(file, None, None, "文件是 UTF-16 编码（如 Excel 的“Unicode 文本”），请另存为 UTF-8 CSV")]
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         return [DataError(file, line, None, "文件含有 NUL 空字节，可能是二进制文件或编码错误")]
@@ -140,7 +165,97 @@ def _check_file(data_dir: Path, name: str) -> list[DataError]:
         except UnicodeDecodeError:
             pass
         return [DataError(file, line, None, f"文件不是 UTF-8 编码{guess}，请另存为 UTF-8")]
+    if name not in MAY_BE_EMPTY and not any(any(c.strip() for c in r) for r in _rows(path)[1:]):
+        return [DataError(file, None, None, "文件只有表头，没有数据行")]
     return []
+
+
+def _rows(path: Path) -> list[list[str]]:
+    csv.field_size_limit(1 << 30)  # oversized cells are reported by _check_cells, not crashed on
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _check_cells(data_dir: Path, name: str) -> list[DataError]:
+    """The lexical form of each cell: plain ASCII numbers and ISO dates, no control
+    or bidirectional characters, no oversized cells. Rows are numbered like
+    Frictionless's (header = 1)."""
+    file = f"{name}.csv"
+    fields = load_schema(name)["fields"]
+    kinds = {f["name"]: f["type"] for f in fields}
+    formats = {f["name"]: f.get("format", "default") for f in fields}
+    rows = _rows(data_dir / file)
+    header = [label.lstrip("\ufeff") for label in rows[0]]
+    typed = [(i, label, kinds[label]) for i, label in enumerate(header)
+             if kinds.get(label) in ("number", "integer", "date")]
+    scan_all = INVISIBLE.search((data_dir / file).read_text(encoding="utf-8-sig")) is not None
+    errors = []
+
+    def report(row_number, label, problem, cell):
+        errors.append(DataError(file, row_number, label, f"{problem}；值为 {_shown(cell)}"))
+
+    for row_number, cells in enumerate(rows[1:], start=2):
+        if scan_all or (cells and max(map(len, cells)) > MAX_CELL):
+            for label, cell in zip(header, cells):
+                if problem := _text_problem(cell):
+                    report(row_number, label, problem, cell)
+        for i, label, kind in typed:
+            cell = cells[i] if i < len(cells) else ""
+            if cell and not LEXICAL[kind].match(cell) and not _text_problem(cell):
+                report(row_number, label, f"{ERROR_NAMES['type-error']}（Type Error）：type is "
+                       f"\"{kind}/{formats[label]}\"；{_typed_problem(kind, cell)}", cell)
+    return errors
+
+
+def _text_problem(cell: str) -> str | None:
+    if len(cell) > MAX_CELL:
+        return f"单元格过长：{len(cell)} 个字符，上限 {MAX_CELL}"
+    if m := CONTROL.search(cell):
+        return f"含控制字符 U+{ord(m.group()):04X}"
+    if m := BIDI.search(cell):
+        return f"含不可见的双向文本控制字符 U+{ord(m.group()):04X}，会颠倒文字或数字的显示顺序"
+    if "\ufeff" in cell:
+        return "单元格中有字节顺序标记 U+FEFF（可能是拼接文件造成的）"
+    return None
+
+
+def _typed_problem(kind: str, cell: str) -> str:
+    if kind == "date":
+        if EXCEL_SERIAL.match(cell):
+            day = pd.Timestamp("1899-12-30") + pd.Timedelta(days=int(float(cell)))
+            return f"日期看起来是 Excel 日期序列号（{int(float(cell))} 即 {day:%Y-%m-%d}），应写作 YYYY-MM-DD"
+        if SLASH_DATE.match(cell):
+            return "日期应写作 YYYY-MM-DD（如 2021-03-01）"
+        return "日期应写作 YYYY-MM-DD，月和日各两位、半角数字"
+    if cell != cell.strip():
+        reason = "前后有空格"
+    elif any(ch.isdigit() and not ch.isascii() for ch in cell):
+        reason = "含全角或非 ASCII 数字"
+    elif "," in cell or "，" in cell:
+        reason = "含千分位分隔符"
+    elif any(ch.isspace() for ch in cell):
+        reason = "含空格"
+    elif re.fullmatch(r"-?[0-9.]+[eE][-+]?[0-9]+", cell):
+        reason = "科学计数法"
+    elif any(ch.isalpha() or ord(ch) > 0x2E80 for ch in cell):
+        reason = "含单位或文字，单位应写在单位列"
+    else:
+        reason = "不是规范的数值"
+    if kind == "integer":
+        return f"整数格式不规范（{reason}）：只允许半角数字和负号，如 28"
+    return f"数值格式不规范（{reason}）：只允许半角数字、小数点和负号，如 12.5"
+
+
+def _shown(cell: str) -> str:
+    return repr(cell if len(cell) <= 60 else cell[:60] + "…")
+
+
+def _merge(schema_errors: list[DataError], cell_errors: list[DataError]) -> list[DataError]:
+    """All errors in file order; a cell error replaces Frictionless's for the same cell."""
+    cells = {(e.file, e.row, e.field) for e in cell_errors}
+    errors = cell_errors + [e for e in schema_errors if (e.file, e.row, e.field) not in cells]
+    order = {f"{n}.csv": i for i, n in enumerate(RESOURCES)}
+    return sorted(errors, key=lambda e: (order.get(e.file, -1), e.row or 0))
 
 
 def _frictionless_errors(data_dir: Path) -> list[DataError]:
@@ -161,6 +276,12 @@ def _frictionless_errors(data_dir: Path) -> list[DataError]:
         for err in task.errors:
             row = getattr(err, "row_number", None)
             fld = getattr(err, "field_name", None)
+            if isinstance(err, fl_errors.LabelError):
+                row, fld = 1, err.field_name or err.label  # the header is row 1
+            elif isinstance(err, fl_errors.ForeignKeyError):
+                fld = ",".join(err.field_names)
+            elif isinstance(err, fl_errors.PrimaryKeyError):
+                fld = ",".join(load_schema(task.name).get("primaryKey", [])) or None
             errors.append(DataError(file, row, fld, _describe(err)))
     for err in report.errors:
         errors.append(DataError(DESCRIPTOR, None, None, f"{err.title}：{err.note}"))
@@ -179,6 +300,13 @@ ERROR_NAMES = {
 def _describe(err) -> str:
     """Chinese name, Frictionless's own title and note, and the offending value."""
     text = f"{ERROR_NAMES.get(err.type, err.type)}（{err.title}）：{err.note}"
+    if isinstance(err, fl_errors.LabelError):
+        parts = [f"第 {err.field_number} 列"]
+        if err.label:
+            parts.append(f"表头为 {err.label!r}")
+        if err.field_name:
+            parts.append(f"应为 {err.field_name!r}")
+        text += ("；" if err.note else "") + "，".join(parts)
     cell = getattr(err, "cell", None)
     if cell not in (None, ""):
         shown = str(cell)
