@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import InvalidPackage, format_table
@@ -22,8 +24,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    from .build import BuildRefused, build
     from .linkcheck import BrokenLinks
+    from .safety import UnsafeSite
 
     try:
         result = build(args.data, args.out)
@@ -35,6 +38,13 @@ def cmd_build(args) -> int:
     except BrokenLinks as exc:
         print(exc, file=sys.stderr)
         print(f"\n构建已停止：站点有失效的站内链接，未发布任何内容，{args.out} 保持原样。", file=sys.stderr)
+        return 1
+    except UnsafeSite as exc:
+        print(exc, file=sys.stderr)
+        print(f"\n构建已停止：页面未通过安全检查，未发布任何内容，{args.out} 保持原样。", file=sys.stderr)
+        return 1
+    except BuildRefused as exc:
+        print(f"构建已停止：{exc}", file=sys.stderr)
         return 1
     print(f"站点已生成：{result.out_dir}（{result.pages} 个页面）")
     for stage, seconds in result.timings.items():
@@ -70,7 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_diff)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\n已中断，未发布任何内容。", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback for bad input: say what and where, exit non-zero
+        if os.environ.get("VBP_TRACEBACK"):
+            raise
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"{args.command} 失败，未发布任何内容：{type(exc).__name__}: {exc}\n"
+              f"（出错位置 {Path(where.filename).name}:{where.lineno}；"
+              f"设置环境变量 VBP_TRACEBACK=1 可查看完整调用栈）", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

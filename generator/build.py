@@ -1,15 +1,20 @@
 """The build: validate → derive → render docs → MkDocs → site stages → swap.
 
 Everything is built in a staging folder beside --out; only a complete site
-replaces the previous one, so a failed or killed build publishes nothing."""
+replaces the previous one, so a failed or killed build publishes nothing. Each
+build first removes what a killed build left behind (a staging folder nobody
+holds a lock on)."""
 from __future__ import annotations
 
+import fcntl
+import glob
 import logging
 import os
 import resource
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .package import ROOT, Package, load, swap_in
+from .safety import check_site
 
 MKDOCS_YML = ROOT / "mkdocs.yml"
 
@@ -39,6 +45,10 @@ class BuildResult:
     peak_mb: dict[str, float]
 
 
+class BuildRefused(Exception):
+    """--out is not a place a site may be published to."""
+
+
 def source_date_epoch(pkg: Package) -> int:
     """Dates in the output come from the data, never the clock (reproducible builds)."""
     env = os.environ.get("SOURCE_DATE_EPOCH")
@@ -48,10 +58,17 @@ def source_date_epoch(pkg: Package) -> int:
 
 
 def build(data_dir: Path | str, out_dir: Path | str) -> BuildResult:
+    out_dir = Path(out_dir).resolve()
+    _check_out_dir(out_dir, Path(data_dir).resolve())
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _clean_after_killed_build(out_dir)
+    return _build(data_dir, out_dir)
+
+
+def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
     from .derive import derive
     from .render import DOC_STAGES, SITE_STAGES
 
-    out_dir = Path(out_dir).resolve()
     timings: dict[str, float] = {}
     peak: dict[str, float] = {}
 
@@ -63,32 +80,99 @@ def build(data_dir: Path | str, out_dir: Path | str) -> BuildResult:
         return value
 
     pkg = timed("validate", load, data_dir)
-    derived = timed("derive", derive, pkg)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
+    alive = _lock(staging)  # held until the end; the kernel drops it if we are killed
     try:
-        ctx = BuildContext(pkg, derived, staging / "docs", staging / "site")
-        shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
-        for name, stage in DOC_STAGES:
-            timed(name, stage, ctx)
-        timed("mkdocs", run_mkdocs, ctx)
-        for name, stage in SITE_STAGES:
-            timed(name, stage, ctx)
+        with _source_date_epoch_set(pkg):
+            derived = timed("derive", derive, pkg)
+            ctx = BuildContext(pkg, derived, staging / "docs", staging / "site")
+            shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
+            for name, stage in DOC_STAGES:
+                timed(name, stage, ctx)
+            timed("mkdocs", run_mkdocs, ctx)
+            for name, stage in SITE_STAGES:
+                timed(name, stage, ctx)
+            timed("safety", check_site, ctx.site_dir)  # last: nothing unsafe is published
         pages = sum(1 for _ in ctx.site_dir.rglob("*.html"))
         swap_in(ctx.site_dir, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        os.close(alive)
     return BuildResult(out_dir, pages, timings, peak)
+
+
+@contextmanager
+def _source_date_epoch_set(pkg: Package):
+    """SOURCE_DATE_EPOCH for every stage (MkDocs' sitemap, zip and gzip headers), then
+    restored, so a second build in the same process gets its own package's date."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(source_date_epoch(pkg))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
+
+
+def _check_out_dir(out_dir: Path, data_dir: Path) -> None:
+    """The swap replaces --out wholesale: never let it be the repository, the data or
+    a folder that is not a site (`--out .` would otherwise delete the working tree)."""
+    for precious in (ROOT, data_dir, Path.home(), Path(out_dir.anchor)):
+        if out_dir == precious or out_dir in precious.parents:
+            raise BuildRefused(f"--out {out_dir} 是（或包含）{precious}，发布时会被整个替换；请指定单独的站点目录")
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise BuildRefused(f"--out {out_dir} 不是目录")
+        if any(out_dir.iterdir()) and not (out_dir / "index.html").is_file():
+            raise BuildRefused(f"--out {out_dir} 不是空目录，也不像已发布的站点（没有 index.html），"
+                               "发布时会被整个替换；请指定单独的站点目录")
+
+
+def _lock(folder: Path, wait: bool = True) -> int | None:
+    """An flock on a folder: the fd while held, None if another process holds it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _clean_after_killed_build(out_dir: Path) -> None:
+    """Staging folders of a killed build go (a running build holds a lock on its own);
+    a site caught between the two renames of swap_in (out moved aside, new not yet
+    in) is put back."""
+    for stale in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.build-*"):
+        fd = _lock(stale, wait=False) if stale.is_dir() else None
+        if fd is not None:
+            shutil.rmtree(stale, ignore_errors=True)
+            os.close(fd)
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    if old.is_dir():
+        if out_dir.exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, out_dir)
 
 
 def run_mkdocs(ctx: BuildContext) -> None:
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
-    os.environ["SOURCE_DATE_EPOCH"] = str(source_date_epoch(ctx.pkg))
     config = load_config(str(MKDOCS_YML), docs_dir=str(ctx.docs_dir),
                          site_dir=str(ctx.site_dir), strict=True)
     config["extra"].update(
         sample=ctx.pkg.sample, as_of=ctx.pkg.as_of, version=ctx.pkg.version, **ctx.extra)
-    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    logger = logging.getLogger("mkdocs")
+    logger.setLevel(logging.WARNING)
+    if not any(getattr(h, "vbp", False) for h in logger.handlers):
+        # MkDocs' own counting handler hides warnings from Python's last-resort printer;
+        # in strict mode a warning aborts the build, so the reader must see it.
+        shown = logging.StreamHandler()
+        shown.setFormatter(logging.Formatter("MkDocs %(levelname)s: %(message)s"))
+        shown.vbp = True
+        logger.addHandler(shown)
     mkdocs_build(config)

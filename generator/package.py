@@ -361,6 +361,19 @@ def write_package(out_dir: Path | str, meta: dict, tables: dict[str, pd.DataFram
         raise
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 def _csv_cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
@@ -372,7 +385,14 @@ def _csv_cell(value) -> str:
 
 
 def swap_in(new: Path, target: Path) -> None:
-    """Replace target by new with renames only, so a reader never sees half a folder."""
+    """Replace target by new with renames only, so a reader never sees half a folder.
+
+    On Linux one renameat2(RENAME_EXCHANGE) swaps the two folders atomically, so
+    target never goes missing; elsewhere two renames (a killed build in between
+    leaves .<target>.old, which the next build puts back)."""
+    if target.is_dir() and _exchange(new, target):
+        shutil.rmtree(new)  # now holds the previous folder
+        return
     old = target.with_name(f".{target.name}.old")
     if old.exists():
         shutil.rmtree(old)
