@@ -3,11 +3,12 @@ SITE_STAGES work on the built site after it."""
 from __future__ import annotations
 
 from .. import linkcheck
-from . import changelog, pages
+from . import changelog, downloads, pages
 
 DOC_STAGES = [
     ("pages", pages.render),
     ("changelog", changelog.render),
+    ("downloads", downloads.render),
 ]
 SITE_STAGES: list = []
 # Always last: a broken internal link stops the build before the swap.
