@@ -15,6 +15,9 @@ $(STAMP): requirements.lock pyproject.toml
 system:
 	bash scripts/system-deps.sh
 
+.PHONY: install
+install: $(STAMP)
+
 site: $(STAMP)
 	$(PY) -m generator build
 
