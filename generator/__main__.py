@@ -58,6 +58,18 @@ def cmd_diff(args) -> int:
     return run(args.old, args.new, args.data, limit=args.limit)
 
 
+def cmd_import(args) -> int:
+    from .importers import ImportFailed, run_import
+
+    try:
+        run_import(args.mapping, args.sources, args.out, args.report, dry_run=args.dry_run)
+    except ImportFailed as exc:
+        print(format_table(exc.errors))
+        print(f"\n导入已停止：{exc.message}。{args.out} 保持原样。", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator", description="集采公开 站点生成器")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="git 版本所指的数据目录（默认 data/）")
     p.add_argument("--limit", type=int, default=100, help="每个列表最多列出的行数（默认 100）")
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("import", help="按映射文件导入公开的结果表（.xlsx、.csv），写出完整的数据包")
+    p.add_argument("--mapping", type=Path, required=True, help="描述表格版式的映射文件（YAML）")
+    p.add_argument("--out", type=Path, required=True, help="数据包目录：新建，或替换其中已有的数据包")
+    p.add_argument("--report", type=Path, default=None,
+                   help="核算报告 CSV 的位置（默认：--out 旁的 <目录名>.import-report.csv）")
+    p.add_argument("--dry-run", action="store_true", help="只打印核算与变化，不写入任何文件")
+    p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE",
+                   help="来源文件：结果表，以及（可选）约定采购量表、企业名称映射表")
+    p.set_defaults(func=cmd_import)
 
     args = parser.parse_args(argv)
     try:
