@@ -45,15 +45,15 @@ def strength_base(value, unit) -> tuple[float | None, str | None]:
     return float(value) * factor, base
 
 
-def pick_prices(pkg, kind: str) -> pd.DataFrame:
-    """One price row of a kind per product, indexed by winner_id: the one from the
+def pick_prices(pkg, kind: str) -> dict[str, dict]:
+    """One price row of a kind per product, by winner_id: the one from the
     product's own round first, then the latest (ties broken by price_id)."""
     prices = pkg.tables["prices"]
     rows = prices[prices["kind"] == kind]
     batch_of = pkg.tables["winners"].set_index("winner_id")["batch_id"]
     rows = rows.assign(_own=(rows["batch_id"] == rows["winner_id"].map(batch_of)).astype(int))
-    rows = rows.sort_values(["winner_id", "_own", "effective_date", "price_id"])
-    return rows.groupby("winner_id").last()[PRICE_FIELDS]
+    rows = rows.sort_values(["_own", "effective_date", "price_id"])
+    return {r["winner_id"]: r for r in rows[["winner_id", *PRICE_FIELDS]].to_dict("records")}
 
 
 def products(pkg) -> pd.DataFrame:
@@ -63,20 +63,19 @@ def products(pkg) -> pd.DataFrame:
     smallest unit. Cuts are (reference − price) / reference, only when both exist."""
     t = pkg.tables
     w = t["winners"]
-    units = t["units"].set_index("unit_id")
-    companies = t["companies"].set_index("company_id")
+    units = {u["unit_id"]: u for u in t["units"].to_dict("records")}
+    companies = {c["company_id"]: c for c in t["companies"].to_dict("records")}
 
     winning, bid = pick_prices(pkg, "winning_bid"), pick_prices(pkg, "bid")
     median, max_bid = pick_prices(pkg, "median_pre"), pick_prices(pkg, "max_bid")
     rows = []
     for rec in w.to_dict("records"):
         wid = rec["winner_id"]
-        rec["unit_name"] = units.at[rec["unit_id"], "name"]
-        rec["category"] = units.at[rec["unit_id"], "category"]
-        rec["company_name"] = companies.at[rec["company_id"], "name"]
-        rec["company_short"] = companies.at[rec["company_id"], "short_name"]
-        own = winning if rec["won"] else bid
-        p = own.loc[wid] if wid in own.index else None
+        rec["unit_name"] = units[rec["unit_id"]]["name"]
+        rec["category"] = units[rec["unit_id"]]["category"]
+        rec["company_name"] = companies[rec["company_id"]]["name"]
+        rec["company_short"] = companies[rec["company_id"]]["short_name"]
+        p = (winning if rec["won"] else bid).get(wid)
         price = p["unit_price"] if p is not None else None
         rec["price_kind"] = "winning_bid" if rec["won"] else "bid"
         rec["price"] = price
@@ -86,7 +85,7 @@ def products(pkg) -> pd.DataFrame:
         rec["price_id"] = p["price_id"] if p is not None else None
         rec["pack_price"], rec["pack_price_unit"] = _pack_price(rec, p)
         for name, table in (("median_pre", median), ("max_bid", max_bid)):
-            ref = table.loc[wid] if wid in table.index else None
+            ref = table.get(wid)
             rec[name] = ref["unit_price"] if ref is not None else None
             rec[f"{name}_date"] = ref["effective_date"] if ref is not None else None
             rec[f"{name}_source"] = ref["source_id"] if ref is not None else None

@@ -68,14 +68,16 @@ def _fmt(value: float) -> str:
 
 
 def _nonwinner_above_highest(pkg, products):
-    by_id = products.set_index("winner_id", drop=False)
-    won = products[products["won"] & products["price"].map(present)]
-    groups = {key: g.to_dict("records") for key, g in won.groupby(["batch_id", "unit_id"])}
+    by_id = {p["winner_id"]: p for p in products.to_dict("records")}
+    groups: dict[tuple, list[dict]] = {}
+    for w in by_id.values():
+        if w["won"] and present(w["price"]):
+            groups.setdefault((w["batch_id"], w["unit_id"]), []).append(w)
     region = _region_names(pkg)
     for s in pkg.tables["payment_standards"].sort_values("standard_id").to_dict("records"):
         if not present(s["winner_id"]):
             continue
-        p = by_id.loc[s["winner_id"]]
+        p = by_id[s["winner_id"]]
         if p["won"]:
             continue
         group = [w for w in groups.get((p["batch_id"], p["unit_id"]), [])
@@ -109,15 +111,18 @@ def _overlap(a, b) -> bool:
 
 
 def _originator_generic_differ(pkg, products):
-    by_id = products.set_index("winner_id", drop=False)
+    by_id = {p["winner_id"]: p for p in products.to_dict("records")}
     region = _region_names(pkg)
     s = pkg.tables["payment_standards"]
-    s = s[s["winner_id"].map(present)].sort_values("standard_id")
-    for (code, unit), grp in s.groupby(["region_code", "unit_id"], sort=True):
-        rows = [(r, by_id.loc[r["winner_id"]]) for r in grp.to_dict("records")]
-        rows = [(r, p) for r, p in rows if p["category"] == "drug"]
+    groups: dict[tuple, list[tuple[dict, dict]]] = {}
+    for r in s[s["winner_id"].map(present)].sort_values("standard_id").to_dict("records"):
+        p = by_id[r["winner_id"]]
+        if p["category"] == "drug":
+            groups.setdefault((r["region_code"], r["unit_id"]), []).append((r, p))
+    for (code, unit), rows in sorted(groups.items()):
         originators = [(r, p) for r, p in rows if p["originator"]]
-        generics = [(r, p) for r, p in rows if not p["originator"] and present(p["consistency_passed"]) and bool(p["consistency_passed"])]
+        generics = [(r, p) for r, p in rows
+                    if not p["originator"] and present(p["consistency_passed"]) and bool(p["consistency_passed"])]
         seen: set[str] = set()
         for o, op in originators:
             if o["standard_id"] in seen:

@@ -1,14 +1,73 @@
-"""Generated Markdown pages (HTML inside, escaped by Jinja)."""
+"""Generated Markdown pages (HTML inside, escaped by Jinja).
+
+URLs come from ids and never change with the data: /unit/<unit_id>/,
+/product/<winner_id>/, /round/<batch_id>/, /province/<region_code>/,
+/company/<company_id>/, and the section pages /units/, /rounds/, /provinces/,
+/companies/, /checks/. Links inside pages are relative (`root` climbs back to
+the site root), so the site works from any folder or sub-path."""
 from __future__ import annotations
 
-from .templating import write_page
+from ..derive.rules import RULE_TITLES, RULES
+from . import pages_places, pages_unit
+from .templating import environment, write_page
+from .views import BASES, CATEGORIES, LEVELS, View, register_filters
+
+SECTION_ROOT = "../"  # /units/ and the like are one folder deep
+LEAF_ROOT = "../../"  # /unit/<id>/ and the like are two folders deep
 
 
 def render(ctx) -> None:
-    pkg = ctx.pkg
-    notices = pkg.tables["execution_notices"].sort_values(
-        ["published_date", "notice_id"], ascending=[False, True]).head(10)
-    regions = pkg.tables["regions"].set_index("region_code")["short_name"]
-    write_page(ctx.docs_dir, "index.md", "home.md.j2",
-               meta=pkg.meta, headline=ctx.derived["headline"].to_dict("records"),
-               notices=notices.to_dict("records"), regions=regions.to_dict())
+    register_filters(environment())
+    v = View(ctx)
+    common = {"v": v, "bases": BASES, "levels": LEVELS, "categories": CATEGORIES,
+              "rule_titles": RULE_TITLES}
+    render_home(ctx, v, common)
+    render_sections(ctx, v, common)
+    pages_unit.render(ctx.docs_dir, v, {**common, "root": LEAF_ROOT})
+    pages_places.render(ctx.docs_dir, v, {**common, "root": LEAF_ROOT})
+
+
+def render_home(ctx, v: View, common: dict) -> None:
+    notices = sorted(v.notices, key=lambda n: (n["published_date"], n["notice_id"]), reverse=True)[:10]
+    write_page(ctx.docs_dir, "index.md", "home.md.j2", **common, root="",
+               meta=ctx.pkg.meta, headline=ctx.derived["headline"].to_dict("records"),
+               notices=notices, n_findings=len(v.findings))
+
+
+def render_sections(ctx, v: View, common: dict) -> None:
+    docs, ctx_ = ctx.docs_dir, {**common, "root": SECTION_ROOT}
+    units = list(v.units.values())
+    groups = [{"category": cat, "label": label, "units": [u for u in units if u["category"] == cat]}
+              for cat, label in CATEGORIES.items()]
+    write_page(docs, "units.md", "units.md.j2", **ctx_, groups=[g for g in groups if g["units"]],
+               total=len(units))
+    write_page(docs, "rounds.md", "rounds.md.j2", **ctx_, rounds=list(v.rounds.values()))
+    write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=v.provinces)
+    write_page(docs, "companies.md", "companies.md.j2", **ctx_, companies=company_rows(v))
+    write_page(docs, "checks.md", "checks.md.j2", **ctx_, rules=rule_sections(v), findings=v.findings)
+
+
+def company_rows(v: View) -> list[dict]:
+    rows = []
+    for cid, company in v.companies.items():
+        bids = v.by_company.get(cid, [])
+        if not bids:
+            continue
+        won = [p for p in bids if p["won"]]
+        rows.append({**company, "n_bids": len(bids), "n_won": len(won),
+                     "n_units_won": len({p["unit_id"] for p in won})})
+    return sorted(rows, key=lambda c: (-c["n_won"], -c["n_bids"], c["company_id"]))
+
+
+def rule_sections(v: View) -> list[dict]:
+    sections = []
+    for rule in RULES:
+        findings = []
+        for f in v.findings:
+            if f["rule_id"] != rule["rule_id"]:
+                continue
+            findings.append({**f, "standards": [v.standards[sid] for sid in f["standard_ids"]],
+                             "products": [v.products[w] for w in f["winner_ids"]]})
+        quotes = [{**q, "source": v.sources.get(q["source_id"])} for q in rule["quotes"]]
+        sections.append({**rule, "quotes": quotes, "findings": findings})
+    return sections

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from ..package import ROOT
 
@@ -28,10 +29,12 @@ def percent(value) -> str:
     return f"{value * 100:.1f}%"
 
 
-def front_matter_title(text: str) -> str:
+def front_matter_title(text: str) -> Markup:
     """A YAML-safe page title. Material prints page.title unescaped into <title>
-    and the nav, so the title is HTML-escaped here, then JSON-quoted for YAML."""
-    return json.dumps(html.escape(str(text), quote=True), ensure_ascii=False)
+    and the nav, so the title is HTML-escaped here, then JSON-quoted for YAML.
+    Markup: autoescape must not escape the quotes again (a YAML value starting
+    with `&` would be read as an anchor and the front matter dropped)."""
+    return Markup(json.dumps(html.escape(str(text), quote=True), ensure_ascii=False))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,141 @@
+"""Lookups and small formatters shared by the page renderers.
+
+Templates get plain dicts (missing values are None, never NaN, so `{% if %}`
+means what it says) and a View with indexes built once per build."""
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+
+import pandas as pd
+from markupsafe import Markup
+
+from ..derive.prices import KIND_LABELS, present
+
+SOURCE_KINDS = {"policy": "政策文件", "result": "结果公告", "notice": "执行通知", "dataset": "数据集",
+                "sample": "示例数据"}
+LEVELS = {"national": "国家组织", "alliance": "省际联盟", "provincial": "省级", "city": "地市级"}
+CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
+BASES = {"winning_price": "按中选价", "highest_winning_price": "按同组最高中选价", "other": "其他"}
+NATIONAL = "000000"
+
+
+def clean(value):
+    return value if present(value) else None
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[r[key]].append(r)
+    return out
+
+
+def rate(value, unit: str) -> str:
+    """A small price per unit of strength with four significant digits, e.g. 0.0001220 元/mg."""
+    if not present(value) or value <= 0:
+        return "—"
+    digits = min(8, max(2, 3 - math.floor(math.log10(value))))
+    return f"{value:,.{digits}f} {unit}"
+
+
+def script_json(data) -> Markup:
+    """JSON safe inside <script type="application/json">: <, > and & escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def register_filters(env) -> None:
+    env.filters.setdefault("rate", rate)
+    env.filters.setdefault("script_json", script_json)
+
+
+class View:
+    """Everything a page needs to look up, indexed once."""
+
+    def __init__(self, ctx):
+        pkg, d = ctx.pkg, ctx.derived
+        t = pkg.tables
+        self.pkg, self.as_of, self.sample = pkg, pkg.as_of, pkg.sample
+        self.sources = {s["source_id"]: self._source(s) for s in records(t["sources"])}
+        regions = records(t["regions"])
+        self.region = {r["region_code"]: r["short_name"] for r in regions}
+        self.region_row = {r["region_code"]: r for r in regions}
+        self.companies = {c["company_id"]: c for c in records(t["companies"])}
+        self.rounds = {b["batch_id"]: b for b in records(d["rounds"])}
+        self.units = {u["unit_id"]: u for u in records(d["units"])}
+        self.provinces = records(d["provinces"])
+        self.province_codes = {p["region_code"] for p in self.provinces}
+
+        products = d["products"].assign(_announced=d["products"]["batch_id"].map(
+            {k: v["announced_date"] for k, v in self.rounds.items()}))
+        products = products.sort_values(["_announced", "batch_id", "unit_id", "won", "price", "winner_id"],
+                                        ascending=[True, True, True, False, True, True], na_position="last")
+        self.product_list = records(products.drop(columns="_announced"))
+        for p in self.product_list:
+            p["label"] = product_label(p)
+        self.products = {p["winner_id"]: p for p in self.product_list}
+        self.by_unit = group(self.product_list, "unit_id")
+        self.by_batch = group(self.product_list, "batch_id")
+        self.by_company = group(self.product_list, "company_id")
+
+        self.prices_of = group(records(d["price_records"]), "winner_id")
+        prices = records(t["prices"])
+        self.renewals_by_winner = group([p for p in prices if p["kind"] == "renewal"], "winner_id")
+        self.prices_by_batch = group(prices, "batch_id")
+        standards = records(t["payment_standards"].sort_values(["region_code", "effective_from", "standard_id"]))
+        self.standards = {s["standard_id"]: s for s in standards}
+        self.standards_by_unit = group(standards, "unit_id")
+        self.standards_by_region = group(standards, "region_code")
+        self.standards_by_winner = group([s for s in standards if s["winner_id"]], "winner_id")
+        notices = records(d["notices"])
+        self.notices = notices
+        self.notices_by_batch = group(sorted(notices, key=lambda n: (n["execution_start"], n["region_code"])),
+                                      "batch_id")
+        self.notices_by_region = group(sorted(notices, key=lambda n: (n["execution_start"], n["batch_id"])),
+                                       "region_code")
+        self.supply_by_region = group(records(d["supply"]), "region_code")
+        self.substitutes_of = group(records(d["substitutes"]), "winner_id")
+        self.patient_by_unit = group(records(d["patient"]), "unit_id")
+        self.findings = records(d["findings"])
+        self.findings_by_unit = group(self.findings, "unit_id")
+        self.findings_by_winner: dict[str, list[dict]] = defaultdict(list)
+        for f in self.findings:
+            for wid in f["winner_ids"]:
+                self.findings_by_winner[wid].append(f)
+
+    @staticmethod
+    def _source(s: dict) -> dict:
+        url = s["url"] if s["url"] and s["url"].startswith(("http://", "https://")) else None
+        number = f" {s['doc_number']}" if s["doc_number"] else ""
+        return {**s, "url": url, "label": f"{SOURCE_KINDS.get(s['kind'], '来源')} {s['date']}",
+                "tip": f"{s['issuer']}：{s['title']}{number}（{s['date']}）"}
+
+    def src(self, *ids) -> list[dict]:
+        """The sources of a row, each once, in the order given; lists are flattened."""
+        flat = []
+        for i in ids:
+            flat.extend(i if isinstance(i, list) else [i])
+        return [self.sources[i] for i in dict.fromkeys(flat) if i and i in self.sources]
+
+    def names(self, codes) -> str:
+        return "、".join(self.region.get(c, c) for c in codes)
+
+    def kind_label(self, kind: str) -> str:
+        return KIND_LABELS.get(kind, kind)
+
+
+def product_label(p: dict) -> str:
+    """What tells products of one unit apart: company, strength or model, pack."""
+    parts = [p["company_short"], p["model"] or p["strength"]]
+    if p["model"] and p["strength"] and p["strength"] != p["model"]:
+        parts.append(p["strength"])
+    if p["pack_size"]:
+        parts.append(f"{p['pack_size']}{p['smallest_unit']}/{p['pack_unit'] or '包装'}")
+    return " ".join(str(x) for x in parts if x)
