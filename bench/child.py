@@ -1,0 +1,144 @@
+"""One build in a fresh process, measured: `python -m bench.child --data D --out O --json J`.
+
+Runs generator.build.build (what `python -m generator build` runs) and writes its
+BuildResult with memory figures the build cannot see itself:
+
+- `tree_peak_mb`: the peak resident memory of the whole process tree (this
+  Python process and its children, e.g. the Pagefind binary), sampled every
+  0.05 s from /proc, and never below the Python process's exact high-water mark
+  (ru_maxrss, what BuildResult.peak_mb holds, which misses child processes).
+- per stage, the tree peak over the stage's window. Windows are laid end to end
+  from BuildResult.timings (stages run one after another; the untimed steps
+  between them — staging folder, copying hand-written pages — are short), so no
+  hook into the build is needed and new stages are picked up as they land.
+
+`--capture-docs DIR` appends one DOC_STAGE that copies the generated docs folder
+to DIR (the Markdown MkDocs is about to read); the stock-MkDocs baseline builds
+from that copy. Its time is reported as its own stage and left out of totals."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+CAPTURE_STAGE = "bench-capture-docs"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm", "rb") as fh:
+        return int(fh.read().split()[1]) * PAGE
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.scandir(f"/proc/{pid}/task"):
+        with open(f"{task.path}/children", "rb") as fh:
+            out += [int(c) for c in fh.read().split()]
+    return out
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += _rss(pid)
+            todo += _children(pid)
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
+    return total
+
+
+class Sampler:
+    """(seconds since start, resident bytes of the tree) every `interval` seconds."""
+
+    def __init__(self, root: int, interval: float = 0.05):
+        self.root, self.interval = root, interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.start = time.perf_counter()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter() - self.start, tree_rss_bytes(self.root)))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "Sampler":
+        self.start = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.perf_counter() - self.start, tree_rss_bytes(self.root)))
+
+    def peak_mb(self, start: float = 0.0, end: float = float("inf")) -> float | None:
+        inside = [b for t, b in self.samples if start <= t <= end]
+        return round(max(inside) / 2**20, 1) if inside else None
+
+
+def stage_windows(timings: dict[str, float], offset: float) -> dict[str, tuple[float, float]]:
+    windows, t = {}, offset
+    for name, seconds in timings.items():
+        windows[name] = (t, t + seconds)
+        t += seconds
+    return windows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--capture-docs", type=Path)
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    from generator import render
+    from generator.build import build
+
+    if args.capture_docs:
+        def capture(ctx, dest=args.capture_docs):
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(ctx.docs_dir, dest)
+        render.DOC_STAGES.append((CAPTURE_STAGE, capture))
+    imports_s = time.perf_counter() - started
+
+    with Sampler(os.getpid()) as sampler:
+        result = build(args.data, args.out)
+    build_s = time.perf_counter() - sampler.start
+    # the build's first timed stage starts right away; windows follow end to end
+    windows = stage_windows(result.timings, 0.0)
+    py_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    stages = {
+        name: {"seconds": round(result.timings[name], 3),
+               "py_peak_mb": round(result.peak_mb.get(name, 0.0), 1),
+               "tree_peak_mb": sampler.peak_mb(*windows[name])}
+        for name in result.timings
+    }
+    report = {
+        "pages": result.pages,
+        "imports_s": round(imports_s, 3),
+        "build_s": round(build_s - result.timings.get(CAPTURE_STAGE, 0.0), 3),
+        "untimed_s": round(build_s - sum(result.timings.values()), 3),
+        "stages": stages,
+        "tree_peak_mb": max(sampler.peak_mb(), py_peak),
+        "py_peak_mb": py_peak,
+        "samples": len(sampler.samples),
+    }
+    args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
