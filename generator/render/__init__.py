@@ -3,13 +3,15 @@ SITE_STAGES work on the built site after it."""
 from __future__ import annotations
 
 from .. import linkcheck
-from . import changelog, downloads, pages
+from . import changelog, downloads, pages, search
 
 DOC_STAGES = [
     ("pages", pages.render),
     ("changelog", changelog.render),
     ("downloads", downloads.render),
 ]
-SITE_STAGES: list = []
+SITE_STAGES: list = [
+    ("search", search.render),  # Pagefind over the built site
+]
 # Always last: a broken internal link stops the build before the swap.
 SITE_STAGES.append(("links", linkcheck.render))

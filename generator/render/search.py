@@ -1,0 +1,486 @@
+"""Site search with Pagefind: one small record per thing people look up, built
+from the data (not from page layout), indexed as the last step of the build.
+
+The Chinese trap, measured with Pagefind 1.5.2 extended in Chromium: the index
+segments text into words at build time (阿托伐他汀口服常释剂型 → its own words),
+while the browser splits the query with Intl.Segmenter, which cuts names it
+does not know into single characters (阿/托/伐/他/汀) and keeps dictionary words
+(支架, 制药). Pagefind matches a query word only as the prefix of an index word,
+so 阿托伐他汀, 冠脉支架 and 齐鲁制药 found nothing.
+
+So Han text is never left to either segmenter. Every run of Han characters in a
+name is indexed as Latin "words": one per pair of neighbouring characters, plus
+one for the last character and an end mark (`han_words`). search.js rewrites
+the query the same way (`query_terms` is its Python twin), and Pagefind
+requires every query word, so a query matches when all its neighbouring pairs
+occur in a name: a substring match. A single character matches by prefix.
+Pinyin, full and initials (pypinyin), are indexed as plain words.
+
+Measured too: Pagefind 1.5.2 also matches an index word that is a *prefix of*
+the query word ("pharmaxyz" finds "pharma", "atfty" finds the "a" of "S.A.").
+So every Han word has the same length (no Han word is a prefix of another),
+Latin words shorter than two characters are not indexed, and initials are
+indexed only for names of three or more characters (两字 initials such as
+"zh" would catch every query starting with zh).
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pypinyin import Style, lazy_pinyin
+
+from ..package import ROOT
+from .templating import money
+
+log = logging.getLogger(__name__)
+
+# Han characters: CJK Unified Ideographs, Extension A, compatibility ideographs,
+# Extensions B–G. search.js uses the same ranges.
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+WORD_PREFIX = "vv"  # no pinyin syllable starts with v, so no pinyin query hits a Han word
+END_MARK = "zzzzz"  # stands for "end of name" after a last character (codes use only a–p)
+LATIN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]{2,}")  # Latin names, models, strengths
+
+KINDS = {"unit": "品种", "product": "产品", "company": "企业", "province": "地区",
+         "round": "批次", "notice": "执行通知", "page": "页面"}
+CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
+LEVELS = {"national": "国家组织", "alliance": "省际联盟", "province": "省级", "city": "市级"}
+ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
+# Names people type weigh more than the text around them; a product names its
+# unit and company, so those pages must outrank it for their own names.
+NAME_WEIGHT = {"unit": 10.0, "company": 10.0, "province": 10.0, "round": 6.0,
+               "notice": 2.0, "page": 4.0, "product": 1.0}
+PAGE_TEXT_LIMIT = 3000  # characters of a hand-written page's text that are indexed
+
+
+# ---------------------------------------------------------------- words
+
+def _char_code(ch: str) -> str:
+    """A character as five letters a–p (its code point in hex, digits shifted)."""
+    return "".join(chr(97 + int(d, 16)) for d in f"{ord(ch):05x}")
+
+
+def han_words(text: str) -> list[str]:
+    """Index words of the Han runs in text: each neighbouring pair, then the last
+    character with the end mark; all of one length."""
+    words = []
+    for run in HAN.findall(text):
+        codes = [_char_code(c) for c in run] + [END_MARK]
+        words += [WORD_PREFIX + a + b for a, b in zip(codes, codes[1:])]
+    return words
+
+
+def query_terms(query: str) -> str:
+    """What search.js sends to Pagefind for a query (tests compare the two):
+    Han runs become their pair words (a lone character its own code), the rest stays."""
+    parts, pos = [], 0
+    for m in HAN.finditer(query):
+        parts.append(query[pos:m.start()])
+        codes = [_char_code(c) for c in m.group()]
+        pairs = [WORD_PREFIX + a + b for a, b in zip(codes, codes[1:])]
+        parts.append(" ".join(pairs) if pairs else WORD_PREFIX + codes[0])
+        pos = m.end()
+    parts.append(query[pos:])
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def pinyin_words(text: str) -> list[str]:
+    """Full pinyin of each Han run of two or more characters, and initials of runs of
+    three or more (阿托伐他汀 → atuofatating, atftt); ü is written v, as on Chinese keyboards."""
+    words = []
+    for run in HAN.findall(text):
+        if len(run) > 1:
+            words.append("".join(lazy_pinyin(run)))
+        if len(run) > 2:
+            words.append("".join(lazy_pinyin(run, style=Style.FIRST_LETTER)))
+    return words
+
+
+def search_words(texts: Iterable[str]) -> list[str]:
+    """All index words of some names, each once: Latin words and numbers (names,
+    strengths, models), pinyin, and the Han pair words."""
+    words: list[str] = []
+    for text in texts:
+        if not text:
+            continue
+        words += LATIN.findall(HAN.sub(" ", text))
+        words += pinyin_words(text)
+        words += han_words(text)
+    return list(dict.fromkeys(words))
+
+
+# ---------------------------------------------------------------- records
+
+@dataclass
+class Record:
+    """One search result: where it leads, what it is called, what finds it, what it shows."""
+    url: str
+    kind: str
+    title: str
+    names: list[str]                               # what people type, weighted
+    text: list[str] = field(default_factory=list)  # other searchable text
+    meta: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, list[str]] = field(default_factory=dict)
+
+    def words(self) -> tuple[list[str], list[str]]:
+        """(weighted name words, other words), each word once."""
+        named = search_words([self.title, *self.names])
+        seen = set(named)
+        return named, [w for w in search_words(self.text) if w not in seen]
+
+    def file_path(self) -> str:
+        """Where the record's HTML goes for indexing; Pagefind makes its URL from this
+        path, so a URL with an #anchor gets a path of its own and a url meta."""
+        page, _, anchor = self.url.partition("#")
+        return "/".join(p for p in (page.strip("/"), anchor, "index.html") if p)
+
+    def html(self) -> str:
+        """A tiny HTML document for Pagefind: meta and filters as attributes, words as text."""
+        named, other = self.words()
+        head = [_meta_tag("data-pagefind-meta", "title", self.title),
+                _meta_tag("data-pagefind-meta", "kind", KINDS[self.kind])]
+        if "#" in self.url:  # Pagefind's documented override of a result's URL
+            head.append(_meta_tag("data-pagefind-meta", "url", self.url))
+        head += [_meta_tag("data-pagefind-meta", k, v) for k, v in self.meta.items() if v]
+        head += [_meta_tag("data-pagefind-filter", name, value)
+                 for name, values in self.filters.items() for value in dict.fromkeys(values) if value]
+        body = f'<p data-pagefind-weight="{NAME_WEIGHT[self.kind]}">{html.escape(" ".join(named))}</p>'
+        if other:
+            body += f"<p>{html.escape(' '.join(other))}</p>"
+        return (f'<!DOCTYPE html><html lang="zh"><head>{"".join(head)}</head>'
+                f"<body>{body}</body></html>")
+
+
+def _meta_tag(attr: str, key: str, value: str) -> str:
+    return f'<meta {attr}="{html.escape(key)}[content]" content="{html.escape(str(value))}">'
+
+
+def _present(value) -> bool:
+    if value is None or value is pd.NA:
+        return False
+    return not (isinstance(value, float) and value != value)
+
+
+def _text(value) -> str:
+    return str(value) if _present(value) and str(value) else ""
+
+
+def _split(value, sep: str = "|") -> list[str]:
+    return [v for v in _text(value).split(sep) if v]
+
+
+def _date_span(dates: Iterable[str]) -> str:
+    dates = sorted({d for d in dates if d})
+    if not dates:
+        return ""
+    return dates[0] if len(dates) == 1 else f"{dates[0]} 至 {dates[-1]}"
+
+
+def _listing(names: list[str], limit: int = 2) -> str:
+    if len(names) <= limit:
+        return "、".join(names)
+    return "、".join(names[:limit]) + f" 等 {len(names)} 个"
+
+
+def records(pkg, derived: dict[str, pd.DataFrame]) -> list[Record]:
+    """Every record, from the package tables and the derived product prices."""
+    t = pkg.tables
+    products = derived["products"]
+    batches = t["batches"].set_index("batch_id")
+    regions = t["regions"].set_index("region_code")
+
+    def province_of(code: str) -> str:
+        """The short name of a region's province ('' for the nation)."""
+        if code not in regions.index or regions.at[code, "level"] == "national":
+            return ""
+        parent = regions.at[code, "parent_code"]
+        if _present(parent) and parent in regions.index:
+            return regions.at[parent, "short_name"]
+        return regions.at[code, "short_name"]
+
+    def round_name(batch_id: str) -> str:
+        return batches.at[batch_id, "name"]
+
+    renewals = _renewals(t["prices"], regions)
+    out: list[Record] = []
+    out += _unit_records(t["units"], products, round_name)
+    out += _product_records(products, t["units"].set_index("unit_id"), renewals, round_name, province_of)
+    out += _company_records(t["companies"], products, round_name)
+    out += _province_records(derived.get("provinces", t["regions"]), t["execution_notices"],
+                             products, province_of)
+    out += _round_records(t["batches"], products)
+    out += _notice_records(t["execution_notices"], regions, round_name, province_of,
+                           batches["category"])
+    return out
+
+
+def _unit_records(units, products, round_name) -> list[Record]:
+    out = []
+    for u in units.to_dict("records"):
+        mine = products[products["unit_id"] == u["unit_id"]]
+        won = mine[mine["won"].astype(bool)]
+        rounds = list(dict.fromkeys(mine["batch_id"]))
+        category = CATEGORIES[u["category"]]
+        out.append(Record(
+            url=f"/unit/{u['unit_id']}/", kind="unit", title=u["name"],
+            names=[u["generic_name"]], text=[_text(u["form_group"]), category],
+            meta={"detail": f"{category} · {u['generic_name']} · {_text(u['form_group'])}",
+                  "round": _listing([round_name(b) for b in rounds]),
+                  "price": _price_range(won)},
+            filters={"类型": [KINDS["unit"]], "类别": [category],
+                     "批次": [round_name(b) for b in rounds],
+                     "中选": ["中选" if len(won) else "未中选"]},
+        ))
+    return out
+
+
+def _price_range(won: pd.DataFrame) -> str:
+    """Winning prices of a unit's products, per smallest unit: 中选价 0.0900–0.5600 元/片（…）."""
+    won = won[won["price"].map(_present)]
+    if won.empty:
+        return "无中选产品"
+    parts = []
+    for unit, rows in won.groupby("price_unit", sort=True):
+        low, high = rows["price"].min(), rows["price"].max()
+        parts.append(money(low, unit) if low == high else f"{money(low, '').strip()}–{money(high, unit)}")
+    return (f"中选价 {'；'.join(parts)}（{len(won)} 个中选产品，"
+            f"{_date_span(won['price_date'].map(_text))}）")
+
+
+def _renewals(prices, regions) -> dict[str, tuple[str, list[str]]]:
+    """winner_id → (its latest renewal (接续) prices with date and regions, renewal rounds)."""
+    rows = prices[prices["kind"] == "renewal"]
+    out = {}
+    for wid, group in rows.groupby("winner_id"):
+        latest = group[group["effective_date"] == group["effective_date"].max()]
+        shown = []
+        for (price, unit), same in latest.groupby(["unit_price", "unit_price_unit"], sort=True):
+            places = [regions.at[c, "short_name"] for c in same["region_code"] if c in regions.index]
+            shown.append(f"接续价 {money(price, unit)}（{same['effective_date'].iloc[0]}，"
+                         f"{_listing(places, 3)}）")
+        out[wid] = ("；".join(shown), list(dict.fromkeys(group["batch_id"])))
+    return out
+
+
+def _product_title(p) -> str:
+    name = p["generic_name"]
+    model = _text(p["model"])
+    spec = f"{model} {p['strength']}" if model else p["strength"]
+    return f"{name} {spec} · {p['company_short']}"
+
+
+def _product_records(products, units, renewals, round_name, province_of) -> list[Record]:
+    out = []
+    for p in products.to_dict("records"):
+        unit = units.loc[p["unit_id"]]
+        p["generic_name"] = unit["generic_name"]
+        won = bool(p["won"])
+        category = CATEGORIES[unit["category"]]
+        if _present(p["price"]):
+            label = "中选价" if won else "未中选 · 报价"
+            price = f"{label} {money(p['price'], p['price_unit'])}（{_text(p['price_date'])}）"
+        else:
+            price = "中选" if won else "未中选"
+        renewal, renewal_rounds = renewals.get(p["winner_id"], ("", []))
+        if renewal:
+            price += "；" + renewal
+        pack = ""
+        if _present(p["pack_size"]) and _present(p["pack_unit"]):
+            pack = f"，{p['pack_size']}{p['smallest_unit']}/{p['pack_unit']}"
+        rounds = [p["batch_id"], *renewal_rounds]
+        out.append(Record(
+            url=f"/product/{p['winner_id']}/", kind="product", title=_product_title(p),
+            names=[unit["generic_name"], unit["name"], p["company_short"], p["company_name"],
+                   _text(p["model"]), p["strength"]],
+            text=[category],
+            meta={"detail": f"{p['company_name']} · {p['strength']}{pack}",
+                  "round": round_name(p["batch_id"]), "price": price},
+            filters={"类型": [KINDS["product"]], "类别": [category],
+                     "批次": [round_name(b) for b in rounds],
+                     "省份": [province_of(c) for c in p["regions"]],
+                     "中选": ["中选" if won else "未中选"]},
+        ))
+    return out
+
+
+def _company_records(companies, products, round_name) -> list[Record]:
+    out = []
+    for c in companies.to_dict("records"):
+        mine = products[products["company_id"] == c["company_id"]]
+        n_won = int(mine["won"].astype(bool).sum())
+        rounds = list(dict.fromkeys(mine["batch_id"]))
+        aliases = _split(c["aliases"])
+        detail = f"简称 {c['short_name']}"
+        if len(mine):
+            detail += f" · 中选 {n_won} 个 / 投标 {len(mine)} 个产品"
+        out.append(Record(
+            url=f"/company/{c['company_id']}/", kind="company", title=c["name"],
+            names=[c["short_name"], *aliases],
+            meta={"detail": detail, "round": _listing([round_name(b) for b in rounds])},
+            filters={"类型": [KINDS["company"]],
+                     "类别": [CATEGORIES[v] for v in dict.fromkeys(mine["category"])],
+                     "批次": [round_name(b) for b in rounds],
+                     "中选": ["中选" if n_won else "未中选"]},
+        ))
+    return out
+
+
+def _province_records(regions, notices, products, province_of) -> list[Record]:
+    out = []
+    won = products[products["won"].astype(bool)]
+    for r in regions.to_dict("records"):
+        code = r["region_code"]
+        if r["level"] == "national":
+            continue
+        n_notices = int((notices["region_code"] == code).sum())
+        n_supplied = int(won["regions"].map(lambda codes: code in codes).sum())
+        out.append(Record(
+            url=f"/province/{code}/", kind="province", title=r["name"],
+            names=[r["short_name"], *_split(r["aliases"])],
+            meta={"detail": f"执行通知 {n_notices} 份 · 供应的中选产品 {n_supplied} 个"},
+            filters={"类型": [KINDS["province"]], "省份": [province_of(code)]},
+        ))
+    return out
+
+
+def _round_records(batches, products) -> list[Record]:
+    out = []
+    for b in batches.to_dict("records"):
+        mine = products[products["batch_id"] == b["batch_id"]]
+        category = CATEGORIES[b["category"]]
+        years = b["agreement_years"]
+        period = f"协议期 {b['agreement_start']} 起"
+        if _present(years):
+            period += f" {float(years):g} 年"
+        out.append(Record(
+            url=f"/round/{b['batch_id']}/", kind="round", title=b["name"],
+            names=[], text=[b["organiser"], category, LEVELS.get(b["level"], "")],
+            meta={"detail": f"{LEVELS.get(b['level'], b['level'])} · {category} · {b['organiser']}",
+                  "date": f"{b['announced_date']} 公布结果 · {period}",
+                  "price": f"中选 {int(mine['won'].astype(bool).sum())} 个 / 投标 {len(mine)} 个产品"},
+            filters={"类型": [KINDS["round"]], "类别": [category], "批次": [b["name"]]},
+        ))
+    return out
+
+
+def _notice_records(notices, regions, round_name, province_of, category_of) -> list[Record]:
+    out = []
+    for n in notices.to_dict("records"):
+        region = regions.loc[n["region_code"]]
+        category = CATEGORIES[category_of[n["batch_id"]]]
+        out.append(Record(
+            url=f"/province/{n['region_code']}/#{n['notice_id']}", kind="notice", title=n["title"],
+            names=[_text(n["doc_number"]), n["issuer"]],
+            text=[region["short_name"], region["name"], KINDS["notice"]],
+            meta={"detail": f"{n['issuer']} {_text(n['doc_number'])}".strip(),
+                  "round": round_name(n["batch_id"]),
+                  "date": f"{n['published_date']} 发布 · {n['execution_start']} 起执行"},
+            filters={"类型": [KINDS["notice"]], "类别": [category],
+                     "批次": [round_name(n["batch_id"])], "省份": [province_of(n["region_code"])]},
+        ))
+    return out
+
+
+# ---------------------------------------------------------------- other pages
+
+ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">(.*?)</article>', re.S)
+HEADING = re.compile(r"<(h[1-3])\b[^>]*>(.*?)</\1>", re.S)
+NOT_TEXT = re.compile(r'<(script|style|svg|nav|form)\b.*?</\1>|<a class="headerlink".*?</a>', re.S)
+TAG = re.compile(r"<[^>]+>")
+
+
+def _plain(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(TAG.sub(" ", fragment))).strip()
+
+
+def article_text(page_html: str) -> tuple[str, list[str], str]:
+    """(h1, h2/h3 headings, text) of a built Material page's article."""
+    m = ARTICLE.search(page_html)
+    if not m:
+        return "", [], ""
+    article = NOT_TEXT.sub(" ", m.group(1))
+    h1, headings = "", []
+    for tag, inner in HEADING.findall(article):
+        if tag == "h1" and not h1:
+            h1 = _plain(inner)
+        elif tag != "h1":
+            headings.append(_plain(inner))
+    return h1, [h for h in headings if h], _plain(HEADING.sub(" ", article))
+
+
+def handwritten_urls(docs_src: Path = ROOT / "site_src" / "docs") -> set[str]:
+    """Site URLs of the hand-written Markdown pages (their text is worth indexing)."""
+    urls = set()
+    for md in docs_src.rglob("*.md"):
+        rel = md.relative_to(docs_src).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "index":
+            parts = parts[:-1]
+        urls.add("/" + "".join(f"{p}/" for p in parts))
+    return urls
+
+
+def page_records(site_dir: Path, full_text: set[str]) -> list[Record]:
+    """Records for the pages that are not data entities: the home, sections, hand-written docs.
+    Generated pages are found by title and headings only, so lists of names do not
+    compete with the entities' own records; pages in full_text by their text too."""
+    out = []
+    for page in sorted(site_dir.rglob("index.html")):
+        rel = page.parent.relative_to(site_dir).as_posix()
+        url = "/" if rel == "." else f"/{rel}/"
+        if url.lstrip("/").startswith(ENTITY_PREFIXES) or url.startswith(("/pagefind/", "/assets/")):
+            continue
+        h1, headings, body = article_text(page.read_text(encoding="utf-8"))
+        if not h1:
+            continue
+        text = headings + ([body[:PAGE_TEXT_LIMIT]] if url in full_text else [])
+        out.append(Record(
+            url=url, kind="page", title=h1, names=[], text=text,
+            meta={"detail": body[:60] + ("…" if len(body) > 60 else "")},
+            filters={"类型": [KINDS["page"]]},
+        ))
+    return out
+
+
+# ---------------------------------------------------------------- the site stage
+
+def target_exists(site_dir: Path, url: str) -> bool:
+    path = url.split("#", 1)[0].strip("/")
+    return (site_dir / path / "index.html").is_file()
+
+
+def render(ctx) -> None:
+    """Write the Pagefind bundle into site/pagefind/: every record whose page exists.
+
+    The records are written as small HTML files and indexed as one folder:
+    Pagefind's Python API answers one call per 0.1 s (it polls), so adding
+    10,000 records one by one would take 17 minutes; a folder takes seconds."""
+    recs = records(ctx.pkg, ctx.derived) + page_records(ctx.site_dir, handwritten_urls())
+    kept = [r for r in recs if target_exists(ctx.site_dir, r.url)]
+    if len(kept) < len(recs):
+        missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
+        log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
+                    len(recs) - len(kept), ", ".join(missing[:3]))
+    with tempfile.TemporaryDirectory(prefix=".search-", dir=ctx.site_dir.parent) as tmp:
+        for rec in kept:
+            path = Path(tmp) / rec.file_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(rec.html(), encoding="utf-8")
+        asyncio.run(write_index(Path(tmp), ctx.site_dir / "pagefind"))
+    ctx.extra["search_records"] = len(kept)
+
+
+async def write_index(records_dir: Path, out_dir: Path) -> None:
+    from pagefind.index import PagefindIndex
+
+    config = {"output_path": str(out_dir), "force_language": "zh"}
+    async with PagefindIndex(config=config) as index:
+        await index.add_directory(str(records_dir))

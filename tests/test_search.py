@@ -1,0 +1,182 @@
+"""Search records: what finds a record (Chinese substrings, pinyin, initials,
+aliases), what it shows (price with unit and date) and how it filters; and the
+search stage of the real build."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import DATA, read_rows
+
+from generator.derive import derive
+from generator.package import load
+from generator.render.search import Record, han_words, query_terms, records
+
+
+@pytest.fixture(scope="module")
+def sample_records() -> dict[str, Record]:
+    pkg = load(DATA)
+    return {r.url: r for r in records(pkg, derive(pkg))}
+
+
+def finds(rec: Record, query: str) -> bool:
+    """Pagefind's matching on our words: every query word (Pagefind drops punctuation)
+    is the prefix of a record word."""
+    named, other = rec.words()
+    words = [w.lower() for w in named + other]
+    query_words = re.findall(r"[0-9a-z\u00c0-\u024f]+", query_terms(query).lower())
+    return all(any(w.startswith(q) for w in words) for q in query_words)
+
+
+def hits(recs: dict[str, Record], query: str) -> set[str]:
+    return {url for url, rec in recs.items() if finds(rec, query)}
+
+
+NAME = "阿托伐他汀口服常释剂型"
+
+
+def test_every_substring_of_a_name_finds_it():
+    rec = Record("/x/", "unit", NAME, [])
+    for i in range(len(NAME)):
+        for j in range(i + 1, len(NAME) + 1):
+            assert finds(rec, NAME[i:j]), NAME[i:j]
+
+
+@pytest.mark.parametrize("query", ["阿托他汀", "汀他", "伐阿", "口服常释片剂", "瑞舒伐他汀"])
+def test_characters_out_of_order_or_absent_do_not_find_it(query):
+    assert not finds(Record("/x/", "unit", NAME, []), query)
+
+
+def test_han_words_do_not_depend_on_segmentation():
+    """Index words are plain lowercase Latin letters that no pinyin syllable starts
+    with, so neither segmenter can split them and no pinyin query hits them."""
+    for word in han_words("冠脉支架（钴铬/铂铬合金）𠀀"):
+        assert re.fullmatch(r"vv[a-p]{5}([a-p]{5}|z{5})", word), word
+    assert query_terms("阿托伐他汀 10mg") == " ".join(han_words("阿托伐他汀")[:-1] + ["10mg"])
+    assert han_words("汀")[0].startswith(query_terms("汀"))
+
+
+def test_no_index_word_is_a_prefix_of_another_han_word():
+    """Pagefind also matches index words that are a prefix of the query word, so a
+    shorter Han word would match queries that are not in the name."""
+    words = set(han_words(NAME + "冠脉支架齐鲁制药"))
+    for word in words:
+        assert not any(other != word and other.startswith(word) for other in words)
+
+
+def test_unit_found_by_name_generic_name_pinyin_and_initials(sample_records):
+    url = "/unit/u-atorvastatin-oral/"
+    for query in ["阿托伐他汀", "阿托伐他汀口服常释剂型", "他汀", "atuofatating", "atuofa", "atftt",
+                  "ATFTT", "atfttkfcsjx"]:
+        assert url in hits(sample_records, query), query
+
+
+def test_short_latin_words_and_two_letter_initials_are_not_indexed(sample_records):
+    """They would catch every query that starts with them (Pagefind matches index
+    words that are a prefix of the query): "a" of "S.A.", "zh" of 珠海."""
+    ucb = sample_records["/company/c-ucb/"]
+    named, other = ucb.words()
+    assert "UCB" in named and "Pharma" in named and "zhuhai" in named
+    assert not [w for w in named + other if len(w) < 3]
+
+
+def test_initials_write_u_umlaut_as_v(sample_records):
+    assert "/company/c-lvye/" in hits(sample_records, "lvyezhiyao")
+    assert "/company/c-lvye/" in hits(sample_records, "lyzy")
+
+
+def test_company_found_by_full_name_short_name_and_every_alias(sample_records):
+    queries = ["辉瑞制药有限公司", "辉瑞", "huirui", "Pfizer", "pfizer", "辉瑞制药（大连）有限公司",
+               "大连"]
+    for query in queries:
+        assert "/company/c-pfizer/" in hits(sample_records, query), query
+    assert "/company/c-bsc/" in hits(sample_records, "波科")
+    assert "/company/c-microport/" in hits(sample_records, "MicroPort")
+
+
+def test_products_carry_their_unit_and_company_names(sample_records):
+    qilu_atorvastatin = {f"/product/{w['winner_id']}/" for w in read_rows(DATA / "winners.csv")
+                         if w["unit_id"] == "u-atorvastatin-oral" and w["company_id"] == "c-qilu"}
+    assert "/product/w-nat-drug-1x-atv-10-qilu/" in qilu_atorvastatin
+    assert hits(sample_records, "阿托伐他汀 齐鲁") == qilu_atorvastatin
+    stents = hits(sample_records, "支架")
+    assert "/unit/u-coronary-stent/" in stents
+    assert "/product/w-nat-cons-stent-firebird2-microport/" in stents
+    assert not any(url.startswith("/unit/u-atorvastatin") for url in stents)
+
+
+def test_provinces_by_short_name_alias_and_pinyin(sample_records):
+    assert "/province/330000/" in hits(sample_records, "浙江")
+    assert "/province/330000/" in hits(sample_records, "zhejiang")
+    assert "/province/000000/" not in sample_records  # the nation is not a province
+
+
+def test_notices_found_by_document_number(sample_records):
+    found = hits(sample_records, "浙医保联发〔2019〕21号")
+    assert any(url.startswith("/province/330000/#") for url in found)
+
+
+def test_product_shows_winning_price_per_smallest_unit_with_date(sample_records):
+    rec = sample_records["/product/w-nat-drug-1x-atv-10-qilu/"]
+    assert rec.meta["price"] == "中选价 0.1200 元/片（2019-09-24）"
+    assert rec.meta["round"] == "国家组织药品集中采购和使用试点扩大区域范围（第一批扩围）"
+    loser = sample_records["/product/w-nat-drug-1x-atv-10-pfizer/"]
+    assert loser.meta["price"] == "未中选 · 报价 0.5500 元/片（2019-09-24）"
+    stent = sample_records["/product/w-nat-cons-stent-firebird2-microport/"]
+    assert re.search(r"中选价 [\d,]+\.\d{2} 元/个（2020-11-05）", stent.meta["price"])
+
+
+def test_renewal_price_shown_with_date_and_regions(sample_records):
+    rec = sample_records["/product/w-nat-drug-1x-aml-5-jingxin/"]
+    assert rec.meta["price"].endswith("；接续价 0.0340 元/片（2021-12-01，浙江、安徽、福建）")
+    assert "国家组织药品集采（第一批扩围）协议期满接续采购（浙皖闽联盟）" in rec.filters["批次"]
+
+
+def test_unit_shows_range_of_winning_prices(sample_records):
+    price = sample_records["/unit/u-atorvastatin-oral/"].meta["price"]
+    assert re.fullmatch(r"中选价 \d+\.\d{4}–\d+\.\d{4} 元/片（\d+ 个中选产品，2019-09-24）", price), price
+
+
+def test_filters_category_round_province_won(sample_records):
+    qilu = sample_records["/product/w-nat-drug-1x-atv-10-qilu/"].filters
+    assert qilu["类型"] == ["产品"] and qilu["类别"] == ["药品"] and qilu["中选"] == ["中选"]
+    assert set(qilu["省份"]) == {"浙江", "江苏", "广东"}
+    loser = sample_records["/product/w-nat-drug-1x-atv-10-pfizer/"].filters
+    assert loser["中选"] == ["未中选"] and not [p for p in loser["省份"] if p]
+    stent = sample_records["/product/w-nat-cons-stent-firebird2-microport/"].filters
+    assert stent["类别"] == ["医用耗材"] and stent["批次"] == ["国家组织冠脉支架集中带量采购"]
+    city = sample_records["/product/w-qz-cons-1-inf-weigao-weigao/"].filters
+    assert city["省份"] == ["福建"]  # 泉州 (a city) counts under its province
+    kinds = {rec.filters["类型"][0] for rec in sample_records.values()}
+    assert kinds == {"品种", "产品", "企业", "地区", "批次", "执行通知"}
+
+
+def test_record_html_escapes_data():
+    rec = Record('/unit/x/', "unit", 'A<script>alert(1)</script>"&', ["<b>"],
+                 meta={"price": 'x" onmouseover="y'}, filters={"批次": ["a,b:c"]})
+    doc = rec.html()
+    assert "<script>" not in doc and "<b>" not in doc and 'x" onmouseover' not in doc
+    assert 'content="a,b:c"' in doc
+    assert doc.startswith('<!DOCTYPE html><html lang="zh">')
+
+
+# ---------------------------------------------------------------- the build
+
+def test_build_writes_a_chinese_pagefind_index_and_no_material_index(sample_site):
+    assert not list(sample_site.rglob("search_index.json"))
+    entry = json.loads((sample_site / "pagefind" / "pagefind-entry.json").read_text(encoding="utf-8"))
+    assert list(entry["languages"]) == ["zh"]
+    assert entry["languages"]["zh"]["page_count"] > 50
+    assert (sample_site / "pagefind" / "pagefind.js").is_file()
+
+
+def test_every_page_has_the_search_panel_and_no_external_asset(sample_site):
+    for page in sample_site.rglob("*.html"):
+        if page.parts[-2:] == ("pagefind", page.name):
+            continue
+        text = page.read_text(encoding="utf-8")
+        if "<html" not in text:
+            continue
+        assert 'id="vbp-search-input"' in text, page
+        assert re.search(r'<script src="[^"]*assets/search\.js"', text), page
