@@ -165,9 +165,39 @@ def _check_file(data_dir: Path, name: str) -> list[DataError]:
         except UnicodeDecodeError:
             pass
         return [DataError(file, line, None, f"文件不是 UTF-8 编码{guess}，请另存为 UTF-8")]
-    if name not in MAY_BE_EMPTY and not any(any(c.strip() for c in r) for r in _rows(path)[1:]):
+    rows = _rows(path)
+    expected = [f["name"] for f in load_schema(name)["fields"]]
+    if errors := _check_header(file, [h.lstrip("\ufeff") for h in rows[0]], expected):
+        return errors
+    if name not in MAY_BE_EMPTY and not any(any(c.strip() for c in r) for r in rows[1:]):
         return [DataError(file, None, None, "文件只有表头，没有数据行")]
     return []
+
+
+def _check_header(file: str, header: list[str], expected: list[str]) -> list[DataError]:
+    """The header must name the schema's fields in order. Checked before Frictionless,
+    which compares by position: one missing column would otherwise shift every
+    column after it and bury the cause under an error per cell."""
+    if header == expected:
+        return []
+    errors = []
+    missing = [f for f in expected if f not in header]
+    extra = [(i, h) for i, h in enumerate(header, 1) if h not in expected]
+    if len(header) == len(expected) and len(missing) == len(extra):
+        for i, h in extra:  # renamed in place
+            want = expected[i - 1]
+            errors.append(DataError(file, 1, want, f"列名不符：第 {i} 列表头为 {h!r}，应为 {want!r}"))
+    else:
+        for f in missing:
+            errors.append(DataError(file, 1, f, f"缺少列 {f!r}（表结构中的第 {expected.index(f) + 1} 列）"))
+        for i, h in extra:
+            what = "表头为空" if not h.strip() else f"表头为 {h!r}，表结构中没有这一列"
+            errors.append(DataError(file, 1, h or None, f"多余的列：第 {i} 列{what}"))
+    for h in sorted({h for h in header if header.count(h) > 1}):
+        errors.append(DataError(file, 1, h, f"列名重复：{h!r} 出现 {header.count(h)} 次"))
+    if not errors:
+        errors.append(DataError(file, 1, None, "列的顺序与表结构不同，应为：" + ",".join(expected)))
+    return errors
 
 
 def _rows(path: Path) -> list[list[str]]:
