@@ -31,5 +31,11 @@ serve: site
 	@echo "http://127.0.0.1:8000/"
 	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory site
 
+# Benchmark (bench/run.py): `make bench` at national size, `make bench SIZE=small` for a quick run.
+SIZE           ?= national
+BASELINE_PAGES ?= 1000
+bench: $(STAMP) system
+	$(PY) -m bench.run --size $(SIZE) --baseline-pages $(BASELINE_PAGES)
+
 clean:
 	rm -rf site build .pytest_cache

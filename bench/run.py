@@ -92,9 +92,9 @@ def _data_stamp(scale: float) -> str:
     return h.hexdigest()
 
 
-def ensure_data(label: str, scale: float) -> tuple[Path, float]:
+def ensure_data(label: str, scale: float, out: Path) -> tuple[Path, float]:
     """The synthetic package for a scale, generated unless an identical one exists."""
-    data, stamp = OUT / f"data-{label}", OUT / f"data-{label}.stamp"
+    data, stamp = out / f"data-{label}", out / f"data-{label}.stamp"
     want = _data_stamp(scale)
     if data.is_dir() and stamp.is_file() and stamp.read_text() == want:
         return data, 0.0
@@ -239,15 +239,15 @@ def stock_config(docs: Path, site: Path, path: Path) -> None:
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
 
-def baseline(report: dict, n_pages: int, queries: list[str], skip_browser: bool) -> dict:
+def baseline(report: dict, n_pages: int, queries: list[str], skip_browser: bool, out: Path) -> dict:
     """Our build at about n_pages pages, and stock mkdocs-material on its Markdown."""
     pages_per_scale = report["ours"]["build"]["pages"] / report["scale"]
     scale = n_pages / pages_per_scale * 1.3
-    work = OUT / f"baseline-{n_pages}"
+    work = out / f"baseline-{n_pages}"
     docs = work / "docs"
     for _ in range(4):
         label = f"scale-{scale:.6g}"
-        data, gen_s = ensure_data(label, scale)
+        data, gen_s = ensure_data(label, scale, out)
         ours_site = work / "ours-site"
         ours = run_build(data, ours_site, capture=docs)
         available = sum(1 for _ in docs.rglob("*.md"))
@@ -394,15 +394,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query", action="append", help="search queries (default: from the data)")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
     parser.add_argument("--json", type=Path, help="where to write the JSON report")
+    parser.add_argument("--workdir", type=Path, default=OUT, help="data, sites and reports (default bench/out)")
     args = parser.parse_args(argv)
 
     scale = synth.SIZES[args.size] if args.size else args.scale
     label = args.size or f"scale-{scale:g}"
-    OUT.mkdir(parents=True, exist_ok=True)
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
     report: dict = {"size": label, "scale": scale, "machine": machine()}
-    data, report["generate_s"] = ensure_data(label, scale)
+    data, report["generate_s"] = ensure_data(label, scale, work)
     report["rows"] = rows_of(data)
-    site = OUT / f"site-{label}"
+    site = work / f"site-{label}"
     print(f"building {label} …", file=sys.stderr)
     report["ours"] = {"build": run_build(data, site)}
     report["ours"]["site"] = site_metrics(site)
@@ -412,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         report["browser"] = browser_metrics(site, queries)
     if args.baseline_pages:
         print(f"stock MkDocs baseline at {args.baseline_pages} pages …", file=sys.stderr)
-        report["baseline"] = baseline(report, args.baseline_pages, queries, args.no_browser)
+        report["baseline"] = baseline(report, args.baseline_pages, queries, args.no_browser, work)
     report["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     ratios_and_targets(report)
-    out = args.json or OUT / f"{label}.json"
+    out = args.json or work / f"{label}.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print_report(report)
     print(f"\nJSON: {out}")
