@@ -54,6 +54,23 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture(scope="session")
+def real_package(realdata, tmp_path_factory) -> Path:
+    """The real workbook (national drug batches 1 extension to 4) imported by
+    `python -m generator import` into a data package; returns its folder."""
+    from generator.errors import format_table
+    from generator.importers import ImportFailed, run_import
+
+    out = tmp_path_factory.mktemp("real") / "package"
+    mapping = ROOT / "generator" / "importers" / "mappings" / "vbp_results_workbook.yaml"
+    try:
+        run_import(mapping, [realdata / "vbp_results_batches_1ext-4.xlsx"], out, echo=lambda _: None)
+    except ImportFailed as exc:
+        pytest.fail(f"importing the real workbook failed: {exc.message}\n{format_table(exc.errors[:30])}",
+                    pytrace=False)
+    return out
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

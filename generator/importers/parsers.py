@@ -94,7 +94,7 @@ def number(raw, tokens=MISSING) -> Decimal | None:
     original = text(raw)
     value = squash(original)  # NFKC: full-width digits, ．and ，become ASCII
     value = re.sub(r"^[¥￥]", "", value)
-    value = re.sub(r"元(/\S+)?$", "", value)
+    value = re.sub(r"元(/(片|粒|丸|袋|支|瓶|贴|枚|个|根|套|盒|剂|ml|mg|g|片\(粒\)|支\(瓶\)))?$", "", value)
     if _GROUPED.match(value):
         value = value.replace(",", "")
     if not _NUMBER.match(value):

@@ -255,7 +255,11 @@ def read_table(path: Path, sheet: str | None, grid: list[list], section: Section
     where = f"{path.name}!{sheet}" if sheet else path.name
     header, span, columns = locate_header(grid, section, where)
     constants = section.sheets.get(sheet, {}) if sheet in section.sheets else section.sheets.get(None, {})
-    header_keys = {f: _cell_key(grid[header + span - 1][c]) for f, c in columns.items()}
+    header_keys = {f: {_cell_key(grid[r][c]) for r in range(header, header + span)} - {""}
+                   for f, c in columns.items()}
+    for f, c in columns.items():
+        if span == 2:
+            header_keys[f].add(_cell_key(grid[header][c]) + _cell_key(grid[header + 1][c]))
     column_fields = [f for f in columns]
     rows, blank = [], 0
     for index in range(header + span, len(grid)):
@@ -267,8 +271,7 @@ def read_table(path: Path, sheet: str | None, grid: list[list], section: Section
             continue
         values = {f: (cells[c] if c < len(cells) else None) for f, c in columns.items()}
         joined = " ".join(filled)
-        same_as_header = sum(1 for f in column_fields if _cell_key(values[f]) == header_keys[f]
-                             or _cell_key(values[f]) == _cell_key(grid[header][columns[f]]))
+        same_as_header = sum(1 for f in column_fields if _cell_key(values[f]) in header_keys[f])
         if column_fields and same_as_header * 2 >= len(column_fields):
             kind = "header"
         elif (len(filled) == 1 and len(column_fields) >= 3) or (
