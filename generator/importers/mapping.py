@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import DataError
-from .parsers import MISSING, key
+from .parsers import MISSING, key, squash
 from .resolve import FormGroup, UnitSplitter
 
 ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -328,7 +328,7 @@ def _section(name: str, raw, p: _Problems, required: bool = False) -> Section | 
     return Section(
         name=name, match=match, file=raw.get("file"), sheets=sheets, fields=fields,
         header_rows=header_rows, encoding=str(raw.get("encoding", "utf-8")),
-        missing=frozenset(key(m) for m in missing) if missing else MISSING,
+        missing=frozenset(squash(m) for m in missing) if missing else MISSING,
         note_prefixes=tuple(raw.get("note_prefixes", ("注", "备注", "说明"))),
         source_id=raw.get("source_id"), source_ref=str(raw.get("source_ref", "{sheet}!{row}")),
         unit_prefix=str(raw.get("unit_prefix", "万")),
