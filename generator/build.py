@@ -35,6 +35,7 @@ class BuildContext:
     docs_dir: Path
     site_dir: Path
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
+    charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
 
 
 @dataclass

@@ -5,12 +5,12 @@ import pandas as pd
 
 
 def derive(pkg) -> dict[str, pd.DataFrame]:
-    from . import patient, prices, provinces, rounds, rules, substitutes
+    from . import charts, patient, prices, provinces, rounds, rules, substitutes
     from .summary import headline
 
     products = prices.products(pkg)
     supply = provinces.supply(products)
-    return {
+    derived = {
         "headline": headline(pkg, products),
         "products": products,                      # one row per bid result, with price and cuts
         "price_records": prices.price_records(pkg),  # every price point, labelled
@@ -23,3 +23,5 @@ def derive(pkg) -> dict[str, pd.DataFrame]:
         "patient": patient.patient_rows(pkg, products),
         "findings": rules.findings(pkg, products),
     }
+    derived.update(charts.chart_tables(pkg, derived))  # chart_*: one row per plotted mark
+    return derived

@@ -3,9 +3,10 @@ SITE_STAGES work on the built site after it."""
 from __future__ import annotations
 
 from .. import linkcheck
-from . import changelog, downloads, pages, search
+from . import changelog, charts, downloads, pages, search
 
 DOC_STAGES = [
+    ("charts", charts.render),  # before pages: templates embed ctx.charts
     ("pages", pages.render),
     ("changelog", changelog.render),
     ("downloads", downloads.render),

@@ -20,7 +20,8 @@ def render(ctx) -> None:
     register_filters(environment())
     v = View(ctx)
     common = {"v": v, "bases": BASES, "levels": LEVELS, "categories": CATEGORIES,
-              "rule_titles": RULE_TITLES}
+              "rule_titles": RULE_TITLES,
+              "charts": ctx.charts}  # chart_id -> ChartArtifact, for _chart.html.j2
     render_home(ctx, v, common)
     render_sections(ctx, v, common)
     pages_unit.render(ctx.docs_dir, v, {**common, "root": LEAF_ROOT})

@@ -1,0 +1,698 @@
+"""Charts: Altair (Vega-Lite) specs from derived tables, with their data.
+
+For every chart this stage writes, under docs/charts/<page>/<name>.*:
+  .csv  exactly the rows the chart plots (UTF-8 with BOM, for Excel)
+  .svg  a static rendering (vl_convert, Noto Sans CJK) for print and readers without JS
+and records a ChartArtifact in ctx.charts[chart_id] for the page templates
+(site_src/templates/_chart.html.j2), which embed the JSON spec in the page.
+PNG is made in the reader's browser from that SVG (assets/charts.js): rendering
+PNG here too cost as much again as the SVG (measured ~0.2 s per chart).
+The Vega/Vega-Lite/vega-embed bundle is written once per build to
+docs/assets/vendor/vega/ and loaded by assets/charts.js only on pages that
+have a chart. Chart ids are "<page>/<name>"; pages are "home",
+"round/<batch_id>", "unit/<unit_id>" and "province/<region_code>".
+
+A chart's frame (Chinese column names) is the single source of its spec data,
+its table and its CSV, so the three cannot disagree.
+
+Speed: vl_convert re-reads the font for every text it measures, and the Noto
+CJK collection is 20 MB, so the SVGs are rendered with a subset of Noto Sans
+CJK SC holding only the characters the charts use (same glyph widths, so the
+same layout), under a private family name that is removed from the SVG after
+rendering. Measured ~3x faster than with the full collection."""
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+from markupsafe import Markup
+
+from ..package import ROOT
+
+FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/share/fonts/noto-cjk")
+FONT_FAMILY = "Noto Sans CJK SC"
+# Readers' browsers fall back in this order; the build measures with Noto Sans CJK SC.
+FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+CACHE = ROOT / "build" / "cache"
+WIDTH = 440
+BUNDLE_DIR = "assets/vendor/vega"
+BUNDLE_FILE = "vega-bundle.js"
+TOP_COMPANIES = 25
+DATE_FORMAT = "%Y-%m-%d"
+CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
+
+CONFIG = {
+    "font": FONT,
+    "background": "white",
+    "title": {"anchor": "start", "fontSize": 15, "subtitleFontSize": 11, "subtitleColor": "#555",
+              "subtitlePadding": 4, "offset": 14},
+    "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal", "gridColor": "#e6e6e6"},
+    # Horizontal y titles above the axis: rotated Chinese is hard to read.
+    "axisY": {"titleAngle": 0, "titleAlign": "left", "titleAnchor": "end", "titleBaseline": "bottom",
+              "titleX": 0, "titleY": -8},
+    "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal", "labelLimit": 220},
+    "header": {"labelFontSize": 12, "titleFontSize": 12},
+    "view": {"stroke": None},
+}
+COMPANY_TYPES = {"domain": ["内资企业", "外资企业", "未知"], "range": ["#1f77b4", "#ff7f0e", "#9e9e9e"]}
+
+
+@dataclass
+class ChartArtifact:
+    """What a page needs to show one chart; file paths are relative to the docs root."""
+    chart_id: str
+    page: str
+    title: str
+    notes: list[str]
+    spec: dict
+    columns: list[str]
+    rows: list[list[str]]
+    files: dict[str, str]
+    width: int = 0
+    height: int = 0
+    load: str = "visible"  # "visible": interactive when scrolled near; "intent": on hover, focus or tap
+
+    @property
+    def dom_id(self) -> str:
+        return "chart-" + self.chart_id.replace("/", "-")
+
+    @property
+    def file_stem(self) -> str:
+        """Download file name: the chart id, readable and unique."""
+        return self.chart_id.replace("/", "-")
+
+    @property
+    def root(self) -> str:
+        """From the page's URL back to the site root (pages use directory URLs)."""
+        return "" if self.page == "home" else "../" * (self.page.count("/") + 1)
+
+    def href(self, kind: str) -> str:
+        return self.root + self.files[kind]
+
+    @property
+    def spec_json(self) -> Markup:
+        """The spec for <script type="application/json">: <, > and & escaped, so
+        no data value can end the script element."""
+        text = json.dumps(self.spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return Markup(text)
+
+
+# ---------------------------------------------------------------- frames
+# Each frame function selects one page's rows of a derived table and names the
+# columns as readers see them. It returns (frame, notes).
+
+def _pct(fraction: float) -> float:
+    return round(fraction * 100, 2)
+
+
+def _table(columns: dict) -> pd.DataFrame:
+    """A frame from columns, index 0..n-1, missing text as None (JSON null), never NaN."""
+    frame = pd.DataFrame({k: list(v) for k, v in columns.items()})
+    for name in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = pd.Series([None if pd.isna(v) else v for v in frame[name]], dtype=object)
+    return frame
+
+
+def rounds_frame(rounds: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Home: one row per round with a median cut (winning price against the
+    pre-procurement median)."""
+    have = rounds[rounds["median_cut"].notna()]
+    frame = _table({
+        "批次编号": have["batch_id"], "批次": have["name"], "类别": have["category"].map(CATEGORIES),
+        "公布日期": have["announced_date"], "降幅中位数（%）": have["median_cut"].map(_pct),
+        "计入降幅的产品数": have["n_cut"], "中选产品数": have["n_won"], "来源": have["source"],
+    })
+    notes = ["降幅 = 1 − 中选价 ÷ 集采前中位价，同一产品、同一最小单位（如 元/片）；每个批次取其中选产品降幅的中位数。"]
+    missing = rounds[rounds["median_cut"].isna()]
+    if len(missing):
+        notes.append("未画出（缺少中选价或集采前中位价）：" + "、".join(missing["name"]) + "。")
+    return frame, notes
+
+
+def cuts_frame(products: pd.DataFrame, batch_id: str):
+    """Round: one row per won product with a price cut."""
+    won = products[(products["batch_id"] == batch_id) & products["won"]]
+    rows = won[won["cut_median"].notna()].sort_values(["cut_median", "winner_id"], ascending=[False, True])
+    frame = _table({
+        "产品编号": rows["winner_id"], "竞争单元": rows["unit_name"], "企业": rows["company"],
+        "产品": rows["product"], "企业类型": rows["company_type"], "集采前中位价": rows["median_pre"],
+        "中选价": rows["price"], "价格单位": rows["price_unit"], "降幅（%）": rows["cut_median"].map(_pct),
+        "来源": rows["source"],
+    })
+    notes = ["降幅 = 1 − 中选价 ÷ 集采前中位价，同一产品、同一最小单位；每个点是一个中选产品，按 5 个百分点分组堆叠。"]
+    if len(won) > len(frame):
+        notes.append(f"另有 {len(won) - len(frame)} 个中选产品缺少集采前中位价或中选价，未画出。")
+    return frame, notes
+
+
+def winners_frame(products: pd.DataFrame, batch_id: str, top: int = TOP_COMPANIES):
+    """Round: won products of the companies with the most winning products."""
+    rows = products[(products["batch_id"] == batch_id) & products["won"]]
+    counts = rows.groupby("company_id").size()
+    names = rows.drop_duplicates("company_id").set_index("company_id")["company"]
+    order = sorted(counts.index, key=lambda c: (-counts[c], names[c], c))
+    rank = {c: i + 1 for i, c in enumerate(order)}
+    shown = rows.assign(rank=rows["company_id"].map(rank))
+    shown = shown[shown["rank"] <= top].sort_values(["rank", "unit_name", "product", "winner_id"])
+    frame = _table({
+        "企业排名": shown["rank"], "企业": shown["company"], "企业类型": shown["company_type"],
+        "产品编号": shown["winner_id"], "竞争单元": shown["unit_name"], "产品": shown["product"],
+        "中选价": shown["price"], "价格单位": shown["price_unit"], "来源": shown["source"],
+    })
+    notes = ["每一段是一个中选产品；企业按中选产品数排序。"]
+    if len(order) > top:
+        notes.append(f"共 {len(order)} 家企业中选，图中只画出中选产品最多的 {top} 家（数量相同按企业简称排序）。")
+    return frame, notes
+
+
+def unit_prices_frame(price_points: pd.DataFrame, unit_id: str):
+    """Unit: every price point of the unit, by strength (drugs) or unit of sale."""
+    rows = price_points[price_points["unit_id"] == unit_id]
+    frame = _table({
+        "分组": rows["panel"], "日期": rows["effective_date"], "价格类型": rows["kind_label"],
+        "单位价格": rows["unit_price"], "价格单位": rows["unit_price_unit"], "企业": rows["company"],
+        "产品": rows["product"], "产品编号": rows["winner_id"], "地区": rows["regions"],
+        "批次": rows["round"], "来源": rows["source"], "价格记录": rows["price_ids"],
+    })
+    notes = ["每最小单位（片、粒、支、个…）的价格；不同价格单位、不同规格分开画。",
+             "集采前中位价和最高有效申报价属于规格而非某个企业，以灰色表示；同一产品的各个价格（报价、中选、接续、挂网）以线相连。"]
+    return frame, notes
+
+
+def payment_frame(payment: pd.DataFrame, unit_id: str):
+    """Unit: payment standards beside the winning price of the same product."""
+    rows = payment[payment["unit_id"] == unit_id]
+    label = rows["region"] + "｜" + rows["company"].fillna("全品种") + " " + rows["product"]
+    label = label.where(~label.duplicated(keep=False), label + "｜自" + rows["effective_from"])
+    frame = _table({
+        "图中标签": label, "标准编号": rows["standard_id"], "地区": rows["region"], "企业": rows["company"],
+        "产品": rows["product"], "医保支付标准": rows["amount"], "中选价": rows["winning_price"],
+        "价格单位": rows["price_unit"], "支付标准依据": rows["basis"], "生效日期": rows["effective_from"],
+        "截止日期": rows["effective_to"], "来源": rows["source"],
+    })
+    notes = ["中选价只在该产品中选、且与支付标准单位相同时画出；未中选产品只有支付标准。"]
+    return frame, notes
+
+
+def timeline_frame(execution: pd.DataFrame, region_code: str):
+    """Province (or city): one row per execution notice of the region."""
+    rows = execution[execution["region_code"] == region_code]
+    label = rows["round"].where(~rows["round"].duplicated(keep=False), rows["round"] + "｜" + rows["notice_id"])
+    frame = _table({
+        "图中标签": label, "通知编号": rows["notice_id"], "批次": rows["round"],
+        "通知发布日期": rows["published_date"], "执行开始日期": rows["execution_start"],
+        "协议期截止日期": rows["agreement_end"], "发文机关": rows["issuer"], "文号": rows["doc_number"],
+        "通知标题": rows["title"], "来源": rows["source"],
+    })
+    notes = ["条形为本地的采购协议期（执行开始至协议期截止）；截止日期未知时只画执行开始和通知发布。"]
+    return frame, notes
+
+
+# ---------------------------------------------------------------- charts
+# Each chart is a function of its frame alone.
+
+PRICE_TIP_FORMAT = ",.4~f"
+KIND_ORDER = ["集采前中位价", "最高有效申报价", "未中选报价", "中选价", "接续价", "挂网价"]
+KIND_SHAPES = ["diamond", "triangle-down", "cross", "circle", "square", "triangle-up"]
+HEADER = {"labelAngle": 0, "labelAlign": "left", "labelOrient": "top", "labelAnchor": "start",
+          "labelFontWeight": "bold"}
+
+
+def json_value(value):
+    """A cell as JSON: missing is null, numpy numbers are plain numbers."""
+    if value is None or pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def inline(frame: pd.DataFrame) -> alt.InlineData:
+    """The frame's rows, inline in the spec, exactly as given (Altair's own
+    DataFrame conversion turns None into NaN under pandas 3)."""
+    return alt.InlineData(values=[{k: json_value(v) for k, v in zip(frame.columns, row)}
+                                  for row in frame.itertuples(index=False, name=None)])
+
+
+def _date_x(name: str, title: str) -> alt.X:
+    """Dates on a UTC scale: "2019-12-01" is parsed as UTC, so a reader west of
+    Greenwich sees the same day. Labels in ISO form."""
+    return alt.X(field=name, type="temporal", title=title, scale=alt.Scale(type="utc", padding=16),
+                 axis=alt.Axis(format=DATE_FORMAT, labelAngle=0, labelOverlap=True, tickCount=5))
+
+
+def _tip(name: str, kind: str = "nominal", **kw) -> alt.Tooltip:
+    return alt.Tooltip(field=name, type=kind, **kw)
+
+
+def _present(name: str) -> str:
+    """Filter: the field has a value (Vega-Lite's `valid` predicate is numeric only)."""
+    return f"isValid(datum[{json.dumps(name, ensure_ascii=False)}])"
+
+
+def _absent(name: str) -> str:
+    return f"!{_present(name)}"
+
+
+def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    low = min(0.0, math.floor(frame["降幅中位数（%）"].min() / 10) * 10) if len(frame) else 0.0
+    tooltip = [_tip("批次"), _tip("类别"), _tip("公布日期"),
+               _tip("降幅中位数（%）", "quantitative", format=".1f"),
+               _tip("计入降幅的产品数", "quantitative"), _tip("中选产品数", "quantitative"), _tip("来源")]
+    base = alt.Chart(inline(frame)).encode(
+        x=_date_x("公布日期", "结果公布日期"),
+        y=alt.Y(field="降幅中位数（%）", type="quantitative", title="降幅中位数（%）",
+                scale=alt.Scale(domain=[low, 100])),
+        tooltip=tooltip,
+    )
+    points = base.mark_circle(size=140, opacity=0.9).encode(
+        color=alt.Color(field="类别", type="nominal", title="类别",
+                        scale=alt.Scale(domain=list(CATEGORIES.values()), range=["#1f77b4", "#2ca02c"])))
+    labels = base.mark_text(align="left", dx=9, dy=-6, fontSize=11).encode(
+        text=alt.Text(field="降幅中位数（%）", type="quantitative", format=".1f"))
+    return alt.layer(points, labels).properties(width=WIDTH, height=240)
+
+
+def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
+    """A dot plot: one dot per product, stacked in bins of 5 percentage points."""
+    cuts = frame["降幅（%）"]
+    low = min(0.0, math.floor(cuts.min() / 5) * 5) if len(frame) else 0.0
+    stack = int(((cuts - low) // 5).clip(upper=(100 - low) / 5 - 1).value_counts().max()) if len(frame) else 1
+    return alt.Chart(inline(frame)).transform_bin(
+        ["分组起点", "分组终点"], field="降幅（%）", bin=alt.Bin(step=5, extent=[low, 100])
+    ).transform_calculate(
+        分组中点="(datum.分组起点 + datum.分组终点) / 2"
+    ).transform_window(
+        堆叠序号="row_number()", groupby=["分组起点"],
+        sort=[alt.SortField("降幅（%）", order="descending"), alt.SortField("产品编号")],
+    ).mark_circle(size=90, opacity=0.85, stroke="white", strokeWidth=0.5).encode(
+        x=alt.X(field="分组中点", type="quantitative", title="降幅（%）",
+                scale=alt.Scale(domain=[low, 100]), axis=alt.Axis(values=list(range(int(low), 101, 10)))),
+        y=alt.Y(field="堆叠序号", type="quantitative", title="产品数（个）",
+                scale=alt.Scale(domain=[0, stack + 0.5]), axis=alt.Axis(tickMinStep=1, format="d")),
+        color=alt.Color(field="企业类型", type="nominal", title="企业类型", scale=alt.Scale(**COMPANY_TYPES)),
+        tooltip=[_tip("产品"), _tip("企业"), _tip("竞争单元"),
+                 _tip("降幅（%）", "quantitative", format=".1f"),
+                 _tip("集采前中位价", "quantitative", format=PRICE_TIP_FORMAT),
+                 _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"), _tip("来源")],
+    ).properties(width=WIDTH, height=max(120, min(14 * stack + 20, 420)))
+
+
+def winners_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Stacked bars: one segment per winning product, companies by count."""
+    return alt.Chart(inline(frame)).mark_bar(stroke="white", strokeWidth=1).encode(
+        y=alt.Y(field="企业", type="nominal", title="企业",
+                sort=alt.EncodingSortField(field="企业排名", op="min", order="ascending")),
+        x=alt.X(aggregate="count", type="quantitative", title="中选产品数（个）",
+                axis=alt.Axis(tickMinStep=1, format="d")),
+        detail=alt.Detail(field="产品编号", type="nominal"),
+        color=alt.Color(field="企业类型", type="nominal", title="企业类型", scale=alt.Scale(**COMPANY_TYPES)),
+        tooltip=[_tip("企业"), _tip("产品"), _tip("竞争单元"),
+                 _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"), _tip("来源")],
+    ).properties(width=WIDTH, height=alt.Step(18))
+
+
+def log_scale(frame: pd.DataFrame, value: str, panel: str) -> bool:
+    """Log scale when the prices within one panel span more than a factor of 10."""
+    spans = frame.groupby(panel)[value].agg(lambda s: s.max() / s.min())
+    return bool(len(spans) and spans.max() > 10)
+
+
+def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
+    """Price per smallest unit by date (each date of a round, renewal or listing
+    one column), company (colour) and kind of price (shape); one panel per
+    strength and price unit, so 元/片 and 元/支 never share an axis."""
+    log = log_scale(frame, "单位价格", "分组")
+    units = sorted(frame["价格单位"].unique())
+    unit = units[0] if len(units) == 1 else "单位见各分组标题"
+    y = alt.Y(field="单位价格", type="quantitative",
+              title=f"每最小单位价格（{unit}{'，对数刻度' if log else ''}）",
+              scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+    x = alt.X(field="日期", type="ordinal", title="价格日期（结果公布、接续、挂网）", sort="ascending",
+              axis=alt.Axis(labelAngle=0))
+    shape = alt.Shape(field="价格类型", type="nominal", title="价格类型",
+                      scale=alt.Scale(domain=KIND_ORDER, range=KIND_SHAPES))
+    tooltip = [_tip("产品"), _tip("企业"), _tip("价格类型"),
+               _tip("单位价格", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
+               _tip("日期"), _tip("地区"), _tip("批次"), _tip("来源")]
+    scheme = "tableau10" if frame["企业"].nunique() <= 10 else "tableau20"
+    company = alt.Color(field="企业", type="nominal", title="企业", scale=alt.Scale(scheme=scheme))
+    reference = alt.Chart().transform_filter(_absent("产品编号")).mark_point(
+        size=80, color="#8a8a8a", strokeWidth=2).encode(x=x, y=y, shape=shape, tooltip=tooltip)
+    lines = alt.Chart().transform_filter(_present("产品编号")).mark_line(strokeWidth=1, opacity=0.6).encode(
+        x=x, y=y, color=company, detail=alt.Detail(field="产品编号", type="nominal"))
+    points = alt.Chart().transform_filter(_present("产品编号")).mark_point(
+        size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=company, shape=shape, tooltip=tooltip)
+    return alt.layer(reference, lines, points, data=inline(frame)).properties(width=WIDTH, height=200).facet(
+        row=alt.Row(field="分组", type="nominal", title=None, sort=sorted(frame["分组"].unique()),
+                    header=alt.Header(**HEADER)),
+    ).resolve_scale(y="independent")
+
+
+def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
+    """Each payment standard (diamond) beside its product's winning price (dot),
+    joined by a line; one panel per price unit."""
+    units = sorted(frame["价格单位"].unique())
+    unit = units[0] if len(units) == 1 else "单位见各分组标题"
+    y = alt.Y(field="图中标签", type="nominal", title=None, sort=list(frame["图中标签"]),
+              axis=alt.Axis(labelLimit=300))
+    tooltip = [_tip("地区"), _tip("企业"), _tip("产品"),
+               _tip("医保支付标准", "quantitative", format=PRICE_TIP_FORMAT),
+               _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
+               _tip("支付标准依据"), _tip("生效日期"), _tip("截止日期"), _tip("来源")]
+    rule = alt.Chart().transform_filter(_present("中选价")).mark_rule(color="#9e9e9e", strokeWidth=2).encode(
+        x=alt.X(field="中选价", type="quantitative"), x2=alt.X2(field="医保支付标准"), y=y)
+    kinds = {"domain": ["医保支付标准", "中选价"]}
+    points = alt.Chart().transform_fold(
+        ["医保支付标准", "中选价"], as_=["价格类型", "价格"]
+    ).transform_filter(_present("价格")).mark_point(size=80, filled=True, opacity=0.9).encode(
+        x=alt.X(field="价格", type="quantitative", title=f"价格（{unit}）", scale=alt.Scale(zero=True)),
+        y=y,
+        color=alt.Color(field="价格类型", type="nominal", title="价格类型",
+                        scale=alt.Scale(**kinds, range=["#d62728", "#1f77b4"])),
+        shape=alt.Shape(field="价格类型", type="nominal", title="价格类型",
+                        scale=alt.Scale(**kinds, range=["diamond", "circle"])),
+        tooltip=tooltip)
+    return alt.layer(rule, points, data=inline(frame)).properties(width=WIDTH - 120, height=alt.Step(20)).facet(
+        row=alt.Row(field="价格单位", type="nominal", title=None, header=alt.Header(**HEADER)),
+    ).resolve_scale(y="independent", x="independent")
+
+
+def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """One row per notice: the agreement period as a bar, the notice's
+    publication and the start of execution as points."""
+    y = alt.Y(field="图中标签", type="nominal", title=None, sort=list(dict.fromkeys(frame["图中标签"])),
+              axis=alt.Axis(labelLimit=320))
+    tooltip = [_tip("批次"), _tip("通知标题"), _tip("文号"), _tip("发文机关"),
+               _tip("通知发布日期"), _tip("执行开始日期"), _tip("协议期截止日期"), _tip("来源")]
+    bars = alt.Chart().transform_filter(_present("协议期截止日期")).mark_bar(height=10, color="#9ecae1").encode(
+        x=_date_x("执行开始日期", "日期"), x2=alt.X2(field="协议期截止日期"), y=y, tooltip=tooltip)
+    dates = {"domain": ["通知发布日期", "执行开始日期"]}
+    points = alt.Chart().transform_fold(
+        ["通知发布日期", "执行开始日期"], as_=["日期类型", "日期"]
+    ).mark_point(size=70, filled=True).encode(
+        x=_date_x("日期", "日期"), y=y,
+        color=alt.Color(field="日期类型", type="nominal", title="日期",
+                        scale=alt.Scale(**dates, range=["#7f7f7f", "#d62728"])),
+        shape=alt.Shape(field="日期类型", type="nominal", title="日期",
+                        scale=alt.Scale(**dates, range=["circle", "diamond"])),
+        tooltip=tooltip)
+    return alt.layer(bars, points, data=inline(frame)).properties(width=WIDTH, height=alt.Step(22))
+
+
+# ---------------------------------------------------------------- plan
+
+@dataclass
+class ChartPlan:
+    page: str
+    name: str
+    title: str
+    frame: pd.DataFrame
+    chart: alt.TopLevelMixin
+    notes: list[str]
+    unit_line: str
+    load: str = "visible"
+
+    @property
+    def chart_id(self) -> str:
+        return f"{self.page}/{self.name}"
+
+
+def _units(frame: pd.DataFrame, column: str) -> str:
+    return "、".join(sorted(frame[column].dropna().unique()))
+
+
+def plan(pkg, derived: dict[str, pd.DataFrame]):
+    """Every chart of the site, page by page. A page without rows gets no chart."""
+    products = derived["chart_products"]
+    frame, notes = rounds_frame(derived["chart_rounds"])
+    if len(frame):
+        yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, rounds_chart(frame), notes,
+                        "单位：%（降幅）", load="intent")
+    for batch_id, name in derived["rounds"][["batch_id", "name"]].itertuples(index=False):
+        frame, notes = cuts_frame(products, batch_id)
+        if len(frame):
+            yield ChartPlan(f"round/{batch_id}", "cuts", f"{name}：中选产品降幅分布", frame,
+                            cuts_chart(frame), notes, "单位：%（降幅）")
+        frame, notes = winners_frame(products, batch_id)
+        if len(frame):
+            yield ChartPlan(f"round/{batch_id}", "winners", f"{name}：各企业中选产品数", frame,
+                            winners_chart(frame), notes, "单位：个（中选产品）")
+    for unit_id, name in derived["units"][["unit_id", "name"]].itertuples(index=False):
+        frame, notes = unit_prices_frame(derived["chart_price_points"], unit_id)
+        if len(frame):
+            yield ChartPlan(f"unit/{unit_id}", "prices", f"{name}：各企业、各批次的单位价格", frame,
+                            unit_prices_chart(frame), notes, "单位：" + _units(frame, "价格单位"))
+        frame, notes = payment_frame(derived["chart_payment"], unit_id)
+        if len(frame):
+            yield ChartPlan(f"unit/{unit_id}", "payment", f"{name}：医保支付标准与中选价", frame,
+                            payment_chart(frame), notes, "单位：" + _units(frame, "价格单位"))
+    for code, name in derived["provinces"][["region_code", "name"]].itertuples(index=False):
+        frame, notes = timeline_frame(derived["chart_execution"], code)
+        if len(frame):
+            yield ChartPlan(f"province/{code}", "timeline", f"{name}：集采结果执行时间", frame,
+                            timeline_chart(frame), notes, "日期：年-月-日")
+
+
+def wrap(text: str, limit: float) -> list[str]:
+    """Lines of at most `limit` ems: a CJK character is one em, ASCII about half."""
+    lines, line, width = [], "", 0.0
+    for ch in text:
+        w = 0.55 if ord(ch) < 0x2E80 else 1.0
+        if width + w > limit and line:
+            lines.append(line)
+            line, width = "", 0.0
+        line += ch
+        width += w
+    return lines + [line] if line else lines
+
+
+def subtitle(plan_: ChartPlan, pkg) -> list[str]:
+    """Unit, sources, date: a downloaded image says where its figures come from."""
+    sources = list(dict.fromkeys(s for s in plan_.frame["来源"] if isinstance(s, str)))
+    shown = "；".join(sources[:2]) + (f" 等 {len(sources)} 个来源" if len(sources) > 2 else "")
+    tail = f"数据截至 {pkg.as_of} · 数据版本 {pkg.version} · 集采公开"
+    if pkg.sample:
+        tail += " · 示例数据，非真实价格"
+    return [line for text in (plan_.unit_line, f"来源：{shown}", tail) for line in wrap(text, 52)]
+
+
+def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
+    """The Vega-Lite spec as published. Altair validates against the schema only
+    when asked (the tests do): it costs ~0.1 s per chart."""
+    chart = plan_.chart.properties(
+        title=alt.TitleParams(text=wrap(plan_.title, 36), subtitle=subtitle(plan_, pkg)),
+        description=plan_.title,
+    ).configure(**CONFIG)
+    return chart.to_dict(validate=validate)
+
+
+# ---------------------------------------------------------------- output
+
+def cell(value) -> str:
+    """One value as the CSV and the data table show it."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, ".10g")
+    return str(value)
+
+
+def csv_text(columns: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+    """CSV for spreadsheets: a text cell that starts like a formula gets a
+    leading apostrophe (generator/render/spreadsheet.py); numbers stay numbers."""
+    from .spreadsheet import neutralise
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([v if i in numeric else neutralise(v) for i, v in enumerate(row)])
+    return buf.getvalue()
+
+
+def vl_version() -> str | None:
+    """The Vega-Lite version Altair writes, when vl_convert has it."""
+    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return major_minor if major_minor in vlc.get_vegalite_versions() else None
+
+
+def _atomic_dir(target: Path, fill) -> Path:
+    """Create target by filling a sibling temp folder and renaming it; another
+    build that got there first wins and its folder is used."""
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        fill(tmp)
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def write_bundle(docs_dir: Path) -> Path:
+    """Vega, Vega-Lite and vega-embed as one local script, with their licences
+    (cached per vl_convert version: generating it takes ~2 s)."""
+    version = vl_version()
+    key = f"{vlc.get_vega_version()}-{version}-{vlc.get_vega_embed_version()}"
+
+    def fill(folder: Path) -> None:
+        (folder / BUNDLE_FILE).write_text(vlc.javascript_bundle(vl_version=version), encoding="utf-8")
+        (folder / "LICENSES.txt").write_text(
+            f"{BUNDLE_FILE} is generated at build time by vl-convert-python (vl_convert.javascript_bundle()).\n"
+            f"It contains Vega {vlc.get_vega_version()}, Vega-Lite {version or 'latest'} and vega-embed "
+            f"{vlc.get_vega_embed_version()} with vega-tooltip and vega-interpreter:\n"
+            "  BSD-3-Clause, Copyright (c) University of Washington Interactive Data Lab.\n"
+            "  https://github.com/vega/vega  https://github.com/vega/vega-lite  https://github.com/vega/vega-embed\n"
+            "and their dependencies: the d3 modules (ISC, Copyright Mike Bostock) and small npm packages\n"
+            "under the MIT or ISC licence (lodash.debounce, fast-json-patch, json-stringify-pretty-compact,\n"
+            "semver and others), as stated in each package.\n", encoding="utf-8")
+
+    cached = _atomic_dir(CACHE / "vega" / key, fill)
+    out = docs_dir / BUNDLE_DIR
+    shutil.copytree(cached, out, dirs_exist_ok=True)
+    return out / BUNDLE_FILE
+
+
+# ---------------------------------------------------------------- fonts
+
+def noto_faces() -> dict[str, tuple[Path, int]]:
+    """style -> (file, index in the collection) of Noto Sans CJK SC."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    found = {}
+    for folder in FONT_DIRS:
+        for style in ("Regular", "Bold"):
+            if style in found:
+                continue
+            for path in (Path(folder) / f"NotoSansCJK-{style}.ttc", Path(folder) / f"NotoSansCJKsc-{style}.otf"):
+                if not path.is_file():
+                    continue
+                if path.suffix == ".otf":
+                    found[style] = (path, -1)
+                    break
+                for i, face in enumerate(TTCollection(str(path), lazy=True).fonts):
+                    if face["name"].getDebugName(1) == FONT_FAMILY:
+                        found[style] = (path, i)
+                        break
+                if style in found:
+                    break
+    if "Regular" not in found:
+        raise RuntimeError("找不到 Noto Sans CJK SC 字体（Debian 包 fonts-noto-cjk）：运行 `make system` 安装。"
+                           "没有中文字体，图表中的中文无法正确测量和绘制。")
+    return found
+
+
+def text_of(specs: list[dict]) -> str:
+    """Every character a chart may draw: its strings, plus digits, ASCII and
+    the punctuation number and date formats produce."""
+    chars = set(json.dumps(specs, ensure_ascii=False))
+    chars |= {chr(c) for c in range(0x20, 0x7f)} | set("−…–—·，。、；：（）％")
+    return "".join(sorted(chars))
+
+
+def subset_fonts(text: str) -> tuple[str, Path]:
+    """(private family name, folder) of Noto Sans CJK SC cut down to `text`,
+    cached by the text and the font files."""
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection, TTFont
+
+    faces = noto_faces()
+    ident = json.dumps([text, sorted((s, str(p), p.stat().st_size, i) for s, (p, i) in faces.items())])
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    family = f"VBPCJK{digest}"
+
+    def fill(folder: Path) -> None:
+        for style, (path, index) in faces.items():
+            font = TTFont(str(path)) if index < 0 else TTCollection(str(path)).fonts[index]
+            options = subset.Options()
+            options.name_IDs = ["*"]
+            options.notdef_outline = True
+            options.layout_features = ["*"]
+            cutter = subset.Subsetter(options)
+            cutter.populate(text=text)
+            cutter.subset(font)
+            for rec in font["name"].names:
+                if rec.nameID in (1, 16):
+                    rec.string = family
+                elif rec.nameID == 4:
+                    rec.string = f"{family} {style}"
+                elif rec.nameID == 6:
+                    rec.string = f"{family}-{style}"
+            font.save(str(folder / f"{family}-{style}.otf"))
+
+    return family, _atomic_dir(CACHE / "chart-fonts" / digest, fill)
+
+
+_registered: set[str] = set()
+
+
+def use_fonts(specs: list[dict]) -> str:
+    """Register a font subset for these specs with vl_convert; return its family."""
+    family, folder = subset_fonts(text_of(specs))
+    if str(folder) not in _registered:
+        vlc.register_font_directory(str(folder))
+        _registered.add(str(folder))
+    return family
+
+
+def render_svg(spec: dict, family: str) -> str:
+    """SVG of a spec, measured and drawn with the subset family, which is then
+    removed from the font lists so the file names only the public fonts."""
+    local = copy.deepcopy(spec)
+    local["config"]["font"] = f'"{family}", ' + local["config"]["font"]
+    svg = vlc.vegalite_to_svg(local, vl_version=vl_version(), allowed_base_urls=[])
+    return svg.replace(f"&quot;{family}&quot;, ", "").replace(f'"{family}", ', "")
+
+
+def _svg_size(svg: str) -> tuple[int, int]:
+    head = svg[:500]
+    w = re.search(r'\bwidth="([\d.]+)"', head)
+    h = re.search(r'\bheight="([\d.]+)"', head)
+    return (round(float(w.group(1))) if w else 0, round(float(h.group(1))) if h else 0)
+
+
+def write_chart(plan_: ChartPlan, spec: dict, family: str, docs_dir: Path) -> ChartArtifact:
+    folder = docs_dir / "charts" / plan_.page
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = plan_.frame
+    columns = list(frame.columns)
+    numeric = {i for i, c in enumerate(columns) if pd.api.types.is_numeric_dtype(frame[c])}
+    rows = [[cell(v) for v in r] for r in frame.itertuples(index=False, name=None)]
+    (folder / f"{plan_.name}.csv").write_text(csv_text(columns, rows, numeric), encoding="utf-8-sig")
+    svg = render_svg(spec, family)
+    (folder / f"{plan_.name}.svg").write_text(svg, encoding="utf-8")
+    base = f"charts/{plan_.chart_id}"
+    width, height = _svg_size(svg)
+    return ChartArtifact(plan_.chart_id, plan_.page, plan_.title, plan_.notes, spec, columns, rows,
+                         {"csv": f"{base}.csv", "svg": f"{base}.svg"}, width, height, plan_.load)
+
+
+def render(ctx) -> None:
+    """The charts stage: runs before "pages", which embed ctx.charts."""
+    write_bundle(ctx.docs_dir)
+    plans = list(plan(ctx.pkg, ctx.derived))
+    specs = [spec_of(p, ctx.pkg) for p in plans]
+    family = use_fonts(specs) if plans else ""
+    for p, spec in zip(plans, specs):
+        ctx.charts[p.chart_id] = write_chart(p, spec, family, ctx.docs_dir)
