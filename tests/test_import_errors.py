@@ -387,3 +387,17 @@ def test_interrupted_import_leaves_old_files_whole(tmp_path, layout, monkeypatch
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mapping.yaml", "pkg", "pkg.import-report.csv",
                                                           "results.xlsx"]
+
+
+def test_xls_without_xlrd_asks_for_xlsx(tmp_path, layout):
+    pytest.importorskip("openpyxl")
+    try:
+        import xlrd  # noqa: F401
+        pytest.skip("xlrd is installed: .xls files are read")
+    except ImportError:
+        pass
+    path = tmp_path / "results.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not really a workbook")
+    (tmp_path / "x.yaml").write_text(XLSX_MAPPING.replace('"*.xlsx"', '"*.xls"'), encoding="utf-8")
+    errors = failing(tmp_path / "x.yaml", [path], tmp_path / "pkg")
+    assert "xlrd" in errors[0].message and ".xlsx" in errors[0].message
