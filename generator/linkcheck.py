@@ -9,6 +9,7 @@ the build before the new site replaces the old one."""
 from __future__ import annotations
 
 import html
+import os
 import posixpath
 import re
 import sys
@@ -23,7 +24,8 @@ _TAG = re.compile(
     r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*/?>")
 _ATTR = re.compile(r"([^\s\"'>/=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>]+)))?")
 # Raw text that is not markup: comments and the bodies of scripts and styles.
-_RAW = re.compile(r"<!--.*?-->|(<(script|style)\b[^>]*>).*?</\2\s*>", re.S | re.I)
+_RAW = re.compile(r"<(?:!--.*?-->|(script|style)\b([^>]*)>.*?</\1\s*>)", re.S | re.I)
+_INTERESTING = re.compile(r"\b(?:href|src|srcset|poster|data|id|name)\s*=", re.I)
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\s]*))\s*\)", re.I)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 LINK_ATTRS = {"href", "src", "srcset", "poster", "data"}
@@ -50,14 +52,15 @@ class BrokenLinks(Exception):
 
 def _links_and_ids(text: str) -> tuple[list[str], set[str]]:
     links, ids = [], set()
-    text = _RAW.sub(lambda m: m.group(1) or "", text)
-    for tag in _TAG.finditer(text):
-        name = tag.group(1).lower()
-        for attr in _ATTR.finditer(tag.group(2)):
-            key = attr.group(1).lower()
-            value = attr.group(2) if attr.group(2) is not None else (
-                attr.group(3) if attr.group(3) is not None else attr.group(4))
-            if value is None:
+    text = _RAW.sub(lambda m: f"<{m.group(1)}{m.group(2)}>" if m.group(1) else "", text)
+    for name, attrs in _TAG.findall(text):
+        if not attrs or not _INTERESTING.search(attrs):
+            continue
+        name = name.lower()
+        for key, v1, v2, v3 in _ATTR.findall(attrs):
+            key = key.lower()
+            value = v1 or v2 or v3
+            if not value:
                 continue
             value = html.unescape(value).strip()
             if key == "id" or (key == "name" and name == "a"):
@@ -77,29 +80,47 @@ def _external(link: str) -> bool:
     return bool(parts.scheme or parts.netloc)
 
 
-def _resolve(site: Path, base: str, path: str) -> tuple[str | None, str | None]:
-    """(file relative to the site root, None) or (None, why not)."""
-    path = unquote(path)
-    joined = path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(base), path)
-    norm = posixpath.normpath(joined) if joined else "."
-    if norm == ".." or norm.startswith("../"):
-        return None, "指向站点目录之外"
-    norm = "" if norm == "." else norm
-    candidate = site / norm
-    if path.endswith("/") or norm == "" or candidate.is_dir():
-        index = posixpath.join(norm, "index.html") if norm else "index.html"
-        if (site / index).is_file():
-            return index, None
-        return None, "页面不存在（目录中没有 index.html）"
-    if candidate.is_file():
-        return norm, None
-    return None, "文件不存在"
+class _Site:
+    """The site's files and folders, listed once; links resolve against the list."""
+
+    def __init__(self, root: Path):
+        self.files: set[str] = set()
+        self.dirs: set[str] = {""}
+        for folder, dirnames, filenames in os.walk(root):
+            rel = Path(folder).relative_to(root).as_posix()
+            rel = "" if rel == "." else rel
+            self.dirs.update(posixpath.join(rel, d) if rel else d for d in dirnames)
+            self.files.update(posixpath.join(rel, f) if rel else f for f in filenames)
+        self._cache: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def resolve(self, base: str, path: str) -> tuple[str | None, str | None]:
+        """(file relative to the site root, None) or (None, why not)."""
+        key = (posixpath.dirname(base), path)
+        if key not in self._cache:
+            self._cache[key] = self._resolve(key[0], unquote(path))
+        return self._cache[key]
+
+    def _resolve(self, base_dir: str, path: str) -> tuple[str | None, str | None]:
+        joined = path.lstrip("/") if path.startswith("/") else posixpath.join(base_dir, path)
+        norm = posixpath.normpath(joined) if joined else "."
+        if norm == ".." or norm.startswith("../"):
+            return None, "指向站点目录之外"
+        norm = "" if norm == "." else norm
+        if path.endswith("/") or norm in self.dirs:
+            index = posixpath.join(norm, "index.html") if norm else "index.html"
+            if index in self.files:
+                return index, None
+            return None, "页面不存在（目录中没有 index.html）"
+        if norm in self.files:
+            return norm, None
+        return None, "文件不存在"
 
 
 def check_site(site_dir: Path | str) -> list[BrokenLink]:
     """Every internal link of the site that leads nowhere, sorted by page."""
     site = Path(site_dir)
-    pages = {p.relative_to(site).as_posix(): p for p in site.rglob("*.html")}
+    tree = _Site(site)
+    pages = {rel: site / rel for rel in sorted(tree.files) if rel.endswith(".html")}
     links: dict[str, list[str]] = {}
     ids: dict[str, set[str]] = {}
     for rel, path in pages.items():
@@ -111,7 +132,7 @@ def check_site(site_dir: Path | str) -> list[BrokenLink]:
                 continue
             parts = urlsplit(link)
             if parts.path:
-                target, why = _resolve(site, rel, parts.path)
+                target, why = tree.resolve(rel, parts.path)
                 if why:
                     broken.append(BrokenLink(rel, link, why))
                     continue
@@ -120,16 +141,15 @@ def check_site(site_dir: Path | str) -> list[BrokenLink]:
             fragment = unquote(parts.fragment)
             if fragment and target in ids and fragment not in ids[target]:
                 broken.append(BrokenLink(rel, link, f"锚点 #{fragment} 在 {target} 中不存在"))
-    for css in sorted(site.rglob("*.css")):
-        rel = css.relative_to(site).as_posix()
-        text = _CSS_COMMENT.sub("", css.read_text(encoding="utf-8", errors="replace"))
+    for rel in sorted(f for f in tree.files if f.endswith(".css")):
+        text = _CSS_COMMENT.sub("", (site / rel).read_text(encoding="utf-8", errors="replace"))
         for m in _CSS_URL.finditer(text):
             link = next(g for g in m.groups() if g is not None).strip()
             if not link or link.startswith("#") or _external(link):
                 continue
             path = urlsplit(link).path
             if path:
-                _, why = _resolve(site, rel, path)
+                _, why = tree.resolve(rel, path)
                 if why:
                     broken.append(BrokenLink(rel, link, why))
     return broken
