@@ -161,11 +161,7 @@ def test_first_package_counts_every_row_as_added(tmp_path):
         assert len(report.tables[name].added) == len(read_rows(DATA / f"{name}.csv")), name
 
 
-def test_real_batches_imported_twice_report_exactly_the_edit(request, tmp_path):
-    try:
-        real_package = request.getfixturevalue("real_package")  # the importer's fixture (issue 3)
-    except pytest.FixtureLookupError:
-        pytest.skip("fixture real_package (real batches imported by the importer) is not available yet")
+def test_real_batches_imported_twice_report_exactly_the_edit(real_package, tmp_path):
     old = tmp_path / "old"
     new = tmp_path / "new"
     shutil.copytree(real_package, old)
