@@ -53,10 +53,10 @@ class CellReader:
             if k in spec.labels:
                 mapped = spec.labels[k]
                 if mapped is None:
-                    raise Reject(f"{self.column(fname)}“{parsers.text(raw)}”不在本数据包中：{parsers.text(raw)}（映射 labels 为 null）")
+                    raise Reject(f"{self.column(fname)}“{parsers.text(raw)}”不在本数据包中（映射 labels 为 null）")
                 raw = mapped
             elif spec.unmapped == "reject":
-                raise Reject(f"{self.column(fname)}“{parsers.text(raw)}”未列入映射 labels：{parsers.text(raw)}")
+                raise Reject(f"{self.column(fname)}“{parsers.text(raw)}”未列入映射 labels")
             else:
                 known = "、".join(str(v) for v in spec.labels)
                 raise ParseError(f"“{parsers.text(raw)}”未列入映射的 labels（已列：{known}）")
