@@ -406,16 +406,27 @@ def make_payment_standards(rng, n: int, winners: pd.DataFrame, prices: pd.DataFr
     cells = _pick_cells(rng, nw * nr, n)
     lap, cells = np.divmod(cells, nw * nr)
     r_ix, w_ix = np.divmod(cells, nw)
-    won = winners["won"].to_numpy()[w_ix] == "true"
+    won_w = winners["won"].to_numpy() == "true"
+    won = won_w[w_ix]
     win_k = winning_price_k(winners, prices).to_numpy()[w_ix]
     own_k = prices[prices["kind"].isin(["winning_bid", "bid"])].set_index("winner_id")["_k"] \
-        .reindex(winners["winner_id"]).to_numpy()[w_ix]
+        .reindex(winners["winner_id"]).to_numpy()
+    # As the rules ask (医保发〔2021〕31号, 国办发〔2021〕2号): a group of comparable
+    # products (round, unit, strength for drugs, smallest unit) mostly shares one
+    # standard, the group's highest winning bid; some winners keep their own price.
+    drug = winners["model"].to_numpy() == ""
+    group = (winners["batch_id"] + "|" + winners["unit_id"] + "|"
+             + np.where(drug, winners["strength"], "") + "|" + winners["smallest_unit"])
+    top_k = pd.Series(np.where(won_w, own_k, np.nan)).groupby(group.to_numpy()).transform("max").to_numpy()
+    top_k = np.where(np.isnan(top_k), np.round(own_k * 1.2), top_k)[w_ix]
     u = rng.random(n)
     unit_level = rng.random(n) < UNIT_LEVEL_STANDARDS
-    basis = np.where(won & ~unit_level & (u < 0.7), "winning_price",
-                     np.where(u < 0.9, "highest_winning_price", "other")).astype(object)
-    other_k = np.round(own_k * rng.uniform(1.0, 1.5, n)).astype(np.int64)
-    amount_k = np.where(basis == "winning_price", np.nan_to_num(win_k, nan=1), other_k).astype(np.int64)
+    basis = np.where(won & ~unit_level & (u < 0.15), "winning_price",
+                     np.where(u < 0.85, "highest_winning_price", "other")).astype(object)
+    amount_k = np.where(basis == "winning_price", np.nan_to_num(win_k, nan=1), top_k).astype(np.int64)
+    # a few standards above the group's highest winning bid: findings for /checks/
+    above = ~won & (rng.random(n) < 0.002)
+    amount_k = np.where(above, np.round(amount_k * rng.uniform(1.05, 1.5, n)), amount_k).astype(np.int64)
     batch_id = winners["batch_id"].to_numpy()[w_ix]
     announced = dict(zip(batches["batch_id"], batches["announced_date"]))
     start = _dates(np.array([announced[b] for b in batch_id], dtype="datetime64[D]"),
