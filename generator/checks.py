@@ -68,17 +68,6 @@ def check_price_units(pkg) -> Iterator[DataError]:
                 yield DataError("prices.csv", row, "pack_price_unit", f"单位应为 元/{pack_unit}")
 
 
-def check_bid_not_above_max(pkg) -> Iterator[DataError]:
-    prices = pkg.tables["prices"]
-    max_bid = prices[prices["kind"] == "max_bid"].groupby("winner_id")["unit_price"].max().to_dict()
-    bids = prices[prices["kind"].isin(["bid", "winning_bid", "renewal"])]
-    for row, winner_id, kind, unit_price in _records(bids, "winner_id", "kind", "unit_price"):
-        cap = max_bid.get(winner_id)
-        if cap is not None and unit_price > cap + 1e-9:
-            yield DataError("prices.csv", row, "unit_price",
-                            f"{kind} 价格 {unit_price} 高于最高有效申报价 {cap}")
-
-
 def check_dates(pkg) -> Iterator[DataError]:
     b = pkg.tables["batches"]
     announced_of = dict(zip(b["batch_id"].tolist(), b["announced_date"].tolist()))
@@ -143,7 +132,7 @@ def check_aliases(pkg) -> Iterator[DataError]:
 
 
 CHECKS: list[Callable] = [
-    check_supply_regions, check_price_units, check_bid_not_above_max,
+    check_supply_regions, check_price_units,
     check_dates, check_payment_standards, check_aliases,
 ]
 
