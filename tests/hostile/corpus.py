@@ -6,6 +6,7 @@ import csv
 import hashlib
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -135,11 +136,14 @@ def hostile_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def hostile_site(hostile_data) -> Path:
-    """The real build of the hostile data, once per session."""
+    """The real build of the hostile data, once per session. Built in a thread of its
+    own: the search stage runs asyncio, which fails inside Playwright's event loop
+    if a browser test started first."""
     from generator.build import build
 
     out = hostile_data.parent / "site"
-    build(hostile_data, out)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(build, hostile_data, out).result()
     return out
 
 
