@@ -10,8 +10,12 @@ package that no longer fits today's schemas."""
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import versions
 from .errors import DataError, InvalidPackage
 from .package import DESCRIPTOR, RESOURCES, TRUE, Package, load, load_schema
 
@@ -258,8 +263,6 @@ def open_package(data_dir: Path | str, strict: bool = True) -> tuple[Package, li
 
 
 def _read_unvalidated(data_dir: Path) -> Package:
-    import json
-
     try:
         meta = json.loads((data_dir / DESCRIPTOR).read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -355,8 +358,8 @@ def errors_markdown(errors: list[DataError], limit: int = 200) -> str:
     return text
 
 
-def _more(total: int, limit: int, what: str = "行") -> str:
-    return f"\n\n……另有 {total - limit} {what}未列出。" if total > limit else ""
+def _more(total: int, limit: int) -> str:
+    return f"\n\n……另有 {total - limit} 行未列出。" if total > limit else ""
 
 
 def _version(version: str, as_of: str, label: str = "") -> str:
@@ -366,13 +369,11 @@ def _version(version: str, as_of: str, label: str = "") -> str:
     return f"{name}（{'，'.join(parts)}）" if parts else name
 
 
-def to_markdown(report: DiffReport, old_label: str = "", new_label: str = "",
-                limit: int = 100, heading: str = "##") -> str:
+def to_markdown(report: DiffReport, old_label: str = "", new_label: str = "", limit: int = 100) -> str:
     """The report as Markdown; each listing shows at most `limit` rows and says how many it left out."""
-    sub = heading + "#"
     old_name = _version(report.old_version, report.old_as_of, old_label)
     new_name = _version(report.new_version, report.new_as_of, new_label)
-    out = [f"{heading} 数据变更：{md(old_name)} → {md(new_name)}"]
+    out = [f"## 数据变更：{md(old_name)} → {md(new_name)}"]
     out += [f"> {md(note)}" for note in report.notes]
     if not report.any:
         out.append("两个数据包的数据完全相同。")
@@ -386,7 +387,7 @@ def to_markdown(report: DiffReport, old_label: str = "", new_label: str = "",
         out.append("无变化：" + "、".join(md(n) for n in unchanged))
 
     if report.price_moves:
-        out.append(f"{sub} 价格变动（{len(report.price_moves)}）")
+        out.append(f"### 价格变动（{len(report.price_moves)}）")
         rows = [[md(m.key), md(m.context), md(m.what), md(show_price(m.old, m.old_unit)),
                  md(show_price(m.new, m.new_unit)), md(show_pct(m.pct))] for m in report.price_moves[:limit]]
         out.append(markdown_table(["编号", "产品或地区", "价格", "原值", "新值", "变动"], rows, "lllrrr")
@@ -394,14 +395,14 @@ def to_markdown(report: DiffReport, old_label: str = "", new_label: str = "",
     for title, found, fields in (("新增采购批次", report.new_rounds, ROUND_FIELDS),
                                  ("新增执行通知", report.new_notices, NOTICE_FIELDS)):
         if found:
-            out.append(f"{sub} {title}（{len(found)}）")
+            out.append(f"### {title}（{len(found)}）")
             rows = [[md(r.get(f)) for f in fields] for r in found[:limit]]
             out.append(markdown_table(fields, rows) + _more(len(found), limit))
 
     for t in report.tables.values():
         if not t.any:
             continue
-        out.append(f"{sub} {md(t.name)}.csv（{md(t.label)}）")
+        out.append(f"### {md(t.name)}.csv（{md(t.label)}）")
         cols = t.key_fields + [c for c in SUMMARY_FIELDS.get(t.name, []) if c not in t.key_fields]
         for what, rows_ in (("新增", t.added), ("删除", t.removed)):
             if rows_:
@@ -422,10 +423,6 @@ def to_markdown(report: DiffReport, old_label: str = "", new_label: str = "",
 def resolve_side(arg: str, data_dir: Path, dest: Path) -> Path:
     """A folder as it is; a git revision of the repository holding data_dir,
     with data_dir as it was at that revision written into dest."""
-    import subprocess
-
-    from . import versions
-
     path = Path(arg)
     if path.is_dir():
         return path
@@ -447,9 +444,6 @@ def run(old_arg: str, new_arg: str, data_dir: Path, limit: int = 100) -> int:
     Exit 0 with a report; 1 when NEW is invalid (its errors as a Markdown
     table); 2 when an argument is neither a folder nor a revision. An invalid
     OLD is compared as it is, with a note: it may predate today's schemas."""
-    import sys
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="vbp-diff-") as tmp:
         try:
             old_dir = resolve_side(old_arg, data_dir, Path(tmp) / "old")

@@ -12,7 +12,6 @@ import html
 import os
 import posixpath
 import re
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,20 +174,3 @@ def render(ctx) -> None:
     if broken:
         raise BrokenLinks(broken)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m generator.linkcheck SITE_DIR: check an already built site."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not Path(args[0]).is_dir():
-        print("用法：python -m generator.linkcheck SITE_DIR", file=sys.stderr)
-        return 2
-    broken = check_site(args[0])
-    if broken:
-        print(format_report(broken), file=sys.stderr)
-        return 1
-    print(f"站内链接全部有效：{args[0]}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
