@@ -15,11 +15,11 @@ SVG files may carry no script or event handler either.
 """
 from __future__ import annotations
 
+import html
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
-URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "cite"}
+URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "poster", "background", "cite"}
 DATA_BLOCK = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):")
 SAFE_SCHEMES = {"http", "https", "mailto", "tel"}
@@ -39,51 +39,81 @@ class UnsafeSite(Exception):
                          + "\n".join(f"  {p}" for p in shown) + more)
 
 
-class _PageChecker(HTMLParser):
-    def __init__(self, svg: bool = False):
-        super().__init__(convert_charrefs=True)
-        self.svg = svg
-        self.problems: list[str] = []
-        self.csp_seen = False
-        self.script_seen = False
+# A start tag and its attributes; quoted values may hold ">". Text between tags
+# needs no look: data reaches it escaped, so it cannot open a tag.
+TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
+ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+# Attributes worth parsing: most tags have none (class, id, data-*, aria-*).
+ACTIVE = re.compile(r"(?i)(?:^|[\s/])(?:on[a-z]|href|src|action|formaction|xlink:href|poster|background|cite)")
+SPECIAL_TAGS = FORBIDDEN_TAGS | {"meta", "script", "style"}
+RAW_TEXT = {"script": re.compile(r"</script", re.I), "style": re.compile(r"</style", re.I)}
 
-    def handle_starttag(self, tag, attrs):
-        attrs = [(name.lower(), value or "") for name, value in attrs]
-        where = f"<{tag}> 第 {self.getpos()[0]} 行"
+
+def _attributes(source: str) -> list[tuple[str, str]]:
+    return [(m.group(1).lower(), html.unescape(m.group(2) or m.group(3) or m.group(4) or ""))
+            for m in ATTR.finditer(source)]
+
+
+class _Where:
+    """"<tag> 第 n 行", the line counted only when a problem is reported."""
+
+    def __init__(self, tag: str, text: str, offset: int):
+        self.tag, self.text, self.offset = tag, text, offset
+
+    def __str__(self) -> str:
+        return f"<{self.tag}> 第 {self.text.count(chr(10), 0, self.offset) + 1} 行"
+
+    __format__ = lambda self, spec: str(self)  # noqa: E731
+
+
+def check_page(text: str, svg: bool = False) -> list[str]:
+    """Every problem of one page (or SVG file), as "<tag> 第 n 行：problem"."""
+    problems: list[str] = []
+    csp_seen = script_seen = False
+    pos = 0
+    while m := TAG.search(text, pos):
+        pos = m.end()
+        tag = m.group(1).lower()
+        if tag not in SPECIAL_TAGS and not ACTIVE.search(m.group(2)):
+            continue
+        attrs = _attributes(m.group(2))
+        a = dict(attrs)
+        where = _Where(tag, text, m.start())
         for name, value in attrs:
             if name.startswith("on"):
-                self.problems.append(f"{where}：事件处理属性 {name}={_short(value)}")
+                problems.append(f"{where}：事件处理属性 {name}={_short(value)}")
             elif name in URL_ATTRS and not _safe_url(tag, name, value):
-                self.problems.append(f"{where}：不安全的链接 {name}={_short(value)}")
+                problems.append(f"{where}：不安全的链接 {name}={_short(value)}")
         if tag in FORBIDDEN_TAGS:
-            self.problems.append(f"{where}：不允许的元素 <{tag}>")
-        if tag == "meta" and dict(attrs).get("http-equiv", "").lower() == "content-security-policy":
-            self._check_csp(dict(attrs).get("content", ""), where)
+            problems.append(f"{where}：不允许的元素 <{tag}>")
+        if tag == "meta" and a.get("http-equiv", "").lower() == "content-security-policy":
+            csp_seen = True
+            problems += [f"{where}：{p}" for p in _policy_problems(a.get("content", ""))]
         if tag == "script":
-            a = dict(attrs)
-            kind = a.get("type", "").strip().lower()
+            src = _squash(a.get("src", ""))
             if "src" in a:
-                if SCHEME.match(_squash(a["src"])) or _squash(a["src"]).startswith("//"):
-                    self.problems.append(f"{where}：来自其他站点的脚本 {_short(a['src'])}")
-            elif not DATA_BLOCK.match(kind):
-                self.problems.append(f"{where}：内联脚本（CSP 只允许站点自己的脚本文件）")
-            if not self.svg and not self.csp_seen and not self.script_seen:
-                self.problems.append(f"{where}：脚本出现在 Content-Security-Policy 之前或页面没有 CSP")
-            self.script_seen = True
+                if SCHEME.match(src) or src.startswith("//"):
+                    problems.append(f"{where}：来自其他站点的脚本 {_short(a['src'])}")
+            elif not DATA_BLOCK.match(a.get("type", "").strip().lower()):
+                problems.append(f"{where}：内联脚本（CSP 只允许站点自己的脚本文件）")
+            if not svg and not csp_seen and not script_seen:
+                problems.append(f"{where}：脚本出现在 Content-Security-Policy 之前或页面没有 CSP")
+            script_seen = True
+        if tag in RAW_TEXT and not m.group(2).rstrip().endswith("/"):
+            close = RAW_TEXT[tag].search(text, pos)
+            pos = close.start() if close else len(text)
+    if not svg and not csp_seen:
+        problems.append("页面没有 Content-Security-Policy meta")
+    return problems
 
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
 
-    def _check_csp(self, policy: str, where: str) -> None:
-        self.csp_seen = True
-        directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.split()}
-        script_src = directives.get("script-src", directives.get("default-src"))
-        if not script_src:
-            self.problems.append(f"{where}：CSP 没有 script-src")
-            return
-        for token in script_src:
-            if token in UNSAFE_CSP or SCHEME.match(token):
-                self.problems.append(f"{where}：CSP 的 script-src 允许 {token}")
+def _policy_problems(policy: str) -> list[str]:
+    directives = {d.split()[0].lower(): d.split()[1:] for d in policy.split(";") if d.split()}
+    script_src = directives.get("script-src", directives.get("default-src"))
+    if not script_src:
+        return ["CSP 没有 script-src 或 default-src"]
+    return [f"CSP 的 script-src 允许 {token}" for token in script_src
+            if token in UNSAFE_CSP or SCHEME.match(token)]
 
 
 def _squash(value: str) -> str:
@@ -104,16 +134,6 @@ def _safe_url(tag: str, attr: str, value: str) -> bool:
 
 def _short(value: str) -> str:
     return repr(value if len(value) <= 80 else value[:80] + "…")
-
-
-def check_page(text: str, svg: bool = False) -> list[str]:
-    checker = _PageChecker(svg=svg)
-    checker.feed(text)
-    checker.close()
-    problems = checker.problems
-    if not svg and not checker.csp_seen:
-        problems.append("页面没有 Content-Security-Policy meta")
-    return problems
 
 
 def check_site(site_dir: Path) -> None:
