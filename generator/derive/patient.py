@@ -33,9 +33,11 @@ def patient_rows(pkg, products: pd.DataFrame) -> pd.DataFrame:
     renewal = _latest(prices[prices["kind"] == "renewal"], ["winner_id", "region_code"], "effective_date")
     listed = _latest(prices[prices["kind"] == "listed"], ["winner_id", "region_code"], "effective_date")
     s = t["payment_standards"]
-    s = s[[standard_in_force(f, e, as_of) for f, e in zip(s["effective_from"], s["effective_to"])]]
-    own_std = _latest(s[s["winner_id"].map(present)], ["winner_id", "region_code"], "effective_from")
-    unit_std = _latest(s[~s["winner_id"].map(present)], ["unit_id", "region_code"], "effective_from")
+    in_force = [standard_in_force(f, e, as_of) for f, e in zip(s["effective_from"], s["effective_to"])]
+    s = s[pd.Series(in_force, index=s.index, dtype=bool)]
+    own = s["winner_id"].map(present).astype(bool)
+    own_std = _latest(s[own], ["winner_id", "region_code"], "effective_from")
+    unit_std = _latest(s[~own], ["unit_id", "region_code"], "effective_from")
 
     regions_of: dict[tuple, set] = {}  # ("w", product) or ("u", unit) -> regions with data
     for kind, table in (("w", renewal), ("w", listed), ("w", own_std), ("u", unit_std)):

@@ -115,7 +115,7 @@ def _originator_generic_differ(pkg, products):
     region = _region_names(pkg)
     s = pkg.tables["payment_standards"]
     groups: dict[tuple, list[tuple[dict, dict]]] = {}
-    for r in s[s["winner_id"].map(present)].sort_values("standard_id").to_dict("records"):
+    for r in s[s["winner_id"].map(present).astype(bool)].sort_values("standard_id").to_dict("records"):
         p = by_id[r["winner_id"]]
         if p["category"] == "drug":
             groups.setdefault((r["region_code"], r["unit_id"]), []).append((r, p))

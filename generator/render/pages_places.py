@@ -53,7 +53,8 @@ def province_context(v: View, r: dict) -> dict:
         here = [x for x in v.renewals_by_winner.get(p["winner_id"], []) if x["region_code"] == code]
         if here:
             renewals[p["winner_id"]] = max(here, key=lambda x: (x["effective_date"], x["price_id"]))
-    supplied = list(dict.fromkeys(p["batch_id"] for p in winners))
+    groups = [{"batch": v.rounds[b], "winners": [p for p in winners if p["batch_id"] == b]}
+              for b in dict.fromkeys(p["batch_id"] for p in winners)]
     return {"r": r, "notices": v.notices_by_region.get(code, []), "winners": winners, "renewals": renewals,
-            "standards": v.standards_by_region.get(code, []),
-            "supplied_rounds": [v.rounds[b] for b in supplied]}
+            "standards": v.standards_by_region.get(code, []), "winner_groups": groups,
+            "supplied_rounds": [g["batch"] for g in groups]}

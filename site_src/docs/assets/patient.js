@@ -70,7 +70,7 @@
     show();
     form.hidden = false;
     var all = form.parentNode.querySelector("details.vbp-patient-all");
-    if (all) all.open = false;
+    if (all && !printing.matches) all.open = false;
   }
 
   /* Product page: mark the substitutes that supply the chosen province. */
@@ -91,13 +91,17 @@
     select.parentNode.parentNode.hidden = false;
   }
 
+  var printing = window.matchMedia("print");
+
   function init() {
     document.querySelectorAll("form[data-vbp-patient]").forEach(patientView);
     document.querySelectorAll("select[data-vbp-supply]").forEach(supplyPicker);
     /* Print the full tables that the pickers folded away. */
-    window.addEventListener("beforeprint", function () {
+    function unfold() {
       document.querySelectorAll("details.vbp-patient-all").forEach(function (d) { d.open = true; });
-    });
+    }
+    window.addEventListener("beforeprint", unfold);
+    printing.addEventListener("change", function (e) { if (e.matches) unfold(); });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
