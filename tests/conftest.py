@@ -71,6 +71,16 @@ def real_package(realdata, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def real_site(real_package, tmp_path_factory) -> Path:
+    """The site built from the imported real package by the real build."""
+    from generator.build import build
+
+    out = tmp_path_factory.mktemp("real-site") / "site"
+    build(real_package, out)
+    return out
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
