@@ -69,6 +69,7 @@ def build(data_dir: Path | str, out_dir: Path | str) -> BuildResult:
 def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
     from .derive import derive
     from .render import DOC_STAGES, SITE_STAGES
+    from .render.pagefind_stable import stabilise
 
     timings: dict[str, float] = {}
     peak: dict[str, float] = {}
@@ -93,6 +94,8 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
             timed("mkdocs", run_mkdocs, ctx)
             for name, stage in SITE_STAGES:
                 timed(name, stage, ctx)
+            if (ctx.site_dir / "pagefind" / "pagefind-entry.json").is_file():
+                timed("stable", stabilise, ctx.site_dir / "pagefind")  # reproducible search index
             timed("safety", check_site, ctx.site_dir)  # last: nothing unsafe is published
         pages = sum(1 for _ in ctx.site_dir.rglob("*.html"))
         swap_in(ctx.site_dir, out_dir)
