@@ -12,6 +12,7 @@ from pathlib import Path
 @dataclass
 class Cell:
     text: str = ""
+    main: str = ""  # the text outside <small> notes (a price without its date, a strength without its pack)
     links: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)  # classes of <a> inside, e.g. vbp-src
 
@@ -51,6 +52,7 @@ class _Parser(HTMLParser):
         self.in_head = False
         self.text: list[str] = []
         self.skip = 0  # inside <script> or <style>
+        self.small = 0  # inside <small>
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -69,6 +71,7 @@ class _Parser(HTMLParser):
             self.cell.classes.append(a.get("class") or "")
         elif tag in ("small", "br") and self.cell is not None:
             self.cell.text += " "
+            self.small += tag == "small"
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):
@@ -77,8 +80,11 @@ class _Parser(HTMLParser):
             self.tables.append(self.stack.pop())
         elif tag == "thead":
             self.in_head = False
+        elif tag == "small":
+            self.small -= 1
         elif tag in ("td", "th") and self.cell is not None and self.row is not None:
             self.cell.text = " ".join(self.cell.text.split())
+            self.cell.main = " ".join(self.cell.main.split())
             self.row.cells.append(self.cell)
             self.cell = None
         elif tag == "tr" and self.row is not None and self.stack:
@@ -94,6 +100,8 @@ class _Parser(HTMLParser):
         self.text.append(data)
         if self.cell is not None:
             self.cell.text += data
+            if not self.small:
+                self.cell.main += data
 
 
 @dataclass

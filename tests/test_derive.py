@@ -220,3 +220,20 @@ def test_rules_find_nothing_once_the_data_agrees(tmp_path):
             w["supply_regions"] = "450000"
     write_rows(data / "winners.csv", winners)
     assert derive(load(data))["findings"].empty
+
+
+def test_winning_price_above_the_maximum_valid_bid(tmp_path):
+    data = copy_data(tmp_path / "data")
+    prices = read_rows(data / "prices.csv")
+    wid = "w-nat-drug-4-pan-40-beite"
+    cap = next(float(p["unit_price"]) for p in prices if p["winner_id"] == wid and p["kind"] == "max_bid")
+    for p in prices:
+        if p["winner_id"] == wid and p["kind"] == "winning_bid":
+            p["unit_price"], p["pack_price"] = f"{cap + 1:.4f}", f"{cap + 1:.2f}"  # pack of 1
+    write_rows(data / "prices.csv", prices)
+    standards = read_rows(data / "payment_standards.csv")
+    write_rows(data / "payment_standards.csv", [s for s in standards if s["winner_id"] != wid])
+    found = derive(load(data))["findings"]
+    found = found[found["rule_id"] == "winning-price-above-max-bid"].to_dict("records")
+    assert [f["winner_ids"] for f in found] == [[wid]]
+    assert found[0]["amount"] == cap + 1 and found[0]["limit"] == cap

@@ -259,7 +259,9 @@ def test_checks_page_shows_each_seed_finding_with_its_rows_and_rule(sample_site,
     for w in rows["winners"]:
         if w["won"] == "true" and not w["supply_regions"]:
             assert f"../product/{w['winner_id']}/" in p.article
-    assert "（1）" in p.text and "（0）" not in p.text  # one finding per rule
+    for rule in ("nonwinner-standard-above-highest", "originator-generic-standards-differ", "winner-without-province"):
+        section = p.article[p.article.index(f'id="{rule}"'):]
+        assert re.search(r"<h2>\d\. [^<]*（1）</h2>", section[:400]), rule  # one finding per seed rule
 
 
 def test_home_page(sample_site, rows):

@@ -46,6 +46,16 @@ RULES = [
         ],
         "test": "中选产品的供应省份为空：没有供应地区，就没有约定采购量，“以量换价”无从落实。",
     },
+    {
+        "rule_id": "winning-price-above-max-bid",
+        "title": "中选价高于最高有效申报价",
+        "quotes": [
+            {"source_id": "gov-2021-2", "doc": "国办发〔2021〕2号", "date": "2021-01-22", "clause": "（八）",
+             "text": "基于现有市场价格确定采购药品最高有效申报价等入围条件。"},
+        ],
+        "test": "最高有效申报价是有效报价的上限；中选价（每最小单位）高于同一产品的最高有效申报价即列为发现。"
+                "未中选的报价高于上限只说明该报价无效，不列出。",
+    },
 ]
 RULE_TITLES = {r["rule_id"]: r["title"] for r in RULES}
 
@@ -55,7 +65,7 @@ COLUMNS = ["finding_id", "rule_id", "unit_id", "batch_id", "region_code", "winne
 
 def findings(pkg, products: pd.DataFrame) -> pd.DataFrame:
     rows = [*_nonwinner_above_highest(pkg, products), *_originator_generic_differ(pkg, products),
-            *_winner_without_province(products)]
+            *_winner_without_province(products), *_winning_above_max_bid(products)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -170,6 +180,23 @@ def _winner_without_province(products):
             "summary": (f"{p['company_short']} {p['unit_name']} {p['strength']} 以 {_fmt(p['price'])} {p['price_unit']}"
                         f" 中选，但数据中没有任何供应省份{volume}。") if present(p["price"]) else
                        f"{p['company_short']} {p['unit_name']} {p['strength']} 中选，但数据中没有任何供应省份{volume}。",
+        }
+
+
+def _winning_above_max_bid(products):
+    for p in products[products["won"]].sort_values("winner_id").to_dict("records"):
+        if not present(p["price"]) or not present(p["max_bid"]) or p["price"] <= p["max_bid"] + EPS:
+            continue
+        yield {
+            "finding_id": f"winning-price-above-max-bid-{p['winner_id']}",
+            "rule_id": "winning-price-above-max-bid",
+            "unit_id": p["unit_id"], "batch_id": p["batch_id"], "region_code": None,
+            "winner_ids": [p["winner_id"]], "standard_ids": [],
+            "source_ids": _unique([p["price_source"], p["max_bid_source"], p["source_id"]]),
+            "amount": p["price"], "limit": p["max_bid"], "amount_unit": p["price_unit"],
+            "summary": (f"{p['company_short']} {p['unit_name']} {p['strength']} 的中选价为 {_fmt(p['price'])} "
+                        f"{p['price_unit']}，高于最高有效申报价 {_fmt(p['max_bid'])} {p['price_unit']}"
+                        f"（高出 {_fmt(p['price'] - p['max_bid'])} {p['price_unit']}）。"),
         }
 
 

@@ -62,11 +62,9 @@ class View:
     def __init__(self, ctx):
         pkg, d = ctx.pkg, ctx.derived
         t = pkg.tables
-        self.pkg, self.as_of, self.sample = pkg, pkg.as_of, pkg.sample
+        self.as_of, self.sample = pkg.as_of, pkg.sample
         self.sources = {s["source_id"]: self._source(s) for s in records(t["sources"])}
-        regions = records(t["regions"])
-        self.region = {r["region_code"]: r["short_name"] for r in regions}
-        self.region_row = {r["region_code"]: r for r in regions}
+        self.region = {r["region_code"]: r["short_name"] for r in records(t["regions"])}
         self.companies = {c["company_id"]: c for c in records(t["companies"])}
         self.rounds = {b["batch_id"]: b for b in records(d["rounds"])}
         self.units = {u["unit_id"]: u for u in records(d["units"])}
