@@ -288,16 +288,20 @@ def test_methodology_and_glossary_cite_the_policy_documents(sample_site):
     assert "备供企业" in page(sample_site, "/glossary/").text
 
 
-def test_every_price_row_links_its_source(sample_site):
-    """A table row that shows a price (元/…) carries a link to its source document."""
-    for kind in LEAF_KINDS:
-        for path in (sample_site / kind).glob("*/index.html"):
-            for table in read_page(path).tables:
-                if not any(h.startswith("来源") for h in table.head):
-                    continue
-                for row in table.rows:
-                    if "元/" in row.text:
-                        assert any("vbp-src" in c for cell in row.cells for c in cell.classes), (path, row.text)
+def test_every_data_row_links_its_source(sample_site):
+    """Every row of every table on the generated pages links its source document
+    (its url, else the downloads page, which lists the sources)."""
+    paths = [sample_site / url / "index.html" for url in ("", "units", "rounds", "provinces", "companies", "checks")]
+    paths += [p for kind in LEAF_KINDS for p in (sample_site / kind).glob("*/index.html")]
+    for path in paths:
+        for table in read_page(path).tables:
+            assert table.head[-1] == "来源", (path, table.head)
+            for row in table.rows:
+                if len(row.cells) > 1:  # not a one-cell "no data" row
+                    links = [link for cell in row.cells[-1:] for link, cls in zip(cell.links, cell.classes)
+                             if "vbp-src" in cls]
+                    assert links and all(link.startswith(("http://", "https://")) or link.endswith("downloads/")
+                                         for link in links), (path, row.text)
 
 
 # ── Escaping: hostile names stay text wherever they land ─────────────────────

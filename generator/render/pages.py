@@ -37,15 +37,26 @@ def render_home(ctx, v: View, common: dict) -> None:
 
 def render_sections(ctx, v: View, common: dict) -> None:
     docs, ctx_ = ctx.docs_dir, {**common, "root": SECTION_ROOT}
-    units = list(v.units.values())
+    units = [{**u, "sources": v.sources_of(v.by_unit.get(u["unit_id"], []))} for u in v.units.values()]
     groups = [{"category": cat, "label": label, "units": [u for u in units if u["category"] == cat]}
               for cat, label in CATEGORIES.items()]
     write_page(docs, "units.md", "units.md.j2", **ctx_, groups=[g for g in groups if g["units"]],
                total=len(units))
     write_page(docs, "rounds.md", "rounds.md.j2", **ctx_, rounds=list(v.rounds.values()))
-    write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=v.provinces)
+    write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=province_rows(v))
     write_page(docs, "companies.md", "companies.md.j2", **ctx_, companies=company_rows(v))
     write_page(docs, "checks.md", "checks.md.j2", **ctx_, rules=rule_sections(v), findings=v.findings)
+
+
+def province_rows(v: View) -> list[dict]:
+    rows = []
+    for r in v.provinces:
+        code = r["region_code"]
+        winners = [v.products[s["winner_id"]] for s in v.supply_by_region.get(code, [])]
+        rows.append({**r, "sources": v.src([p["price_source"] for p in winners], [p["source_id"] for p in winners],
+                                           [n["source_id"] for n in v.notices_by_region.get(code, [])],
+                                           [s["source_id"] for s in v.standards_by_region.get(code, [])])})
+    return rows
 
 
 def company_rows(v: View) -> list[dict]:
@@ -56,7 +67,7 @@ def company_rows(v: View) -> list[dict]:
             continue
         won = [p for p in bids if p["won"]]
         rows.append({**company, "n_bids": len(bids), "n_won": len(won),
-                     "n_units_won": len({p["unit_id"] for p in won})})
+                     "n_units_won": len({p["unit_id"] for p in won}), "sources": v.sources_of(bids)})
     return sorted(rows, key=lambda c: (-c["n_won"], -c["n_bids"], c["company_id"]))
 
 

@@ -32,6 +32,7 @@ def round_context(v: View, b: dict) -> dict:
         prices = [p["price"] for p in won] if len(units) == 1 else []
         cuts = [p["cut_median"] for p in won if p["cut_median"] is not None]
         items.append({"unit": v.units[unit_id], "n_bids": len(bids), "n_won": sum(1 for p in bids if p["won"]),
+                      "sources": v.sources_of(bids),
                       "low": min(prices) if prices else None, "high": max(prices) if prices else None,
                       "price_unit": units.pop() if len(units) == 1 else None,
                       "median_cut": statistics.median(cuts) if cuts else None})

@@ -122,6 +122,10 @@ class View:
             flat.extend(i if isinstance(i, list) else [i])
         return [self.sources[i] for i in dict.fromkeys(flat) if i and i in self.sources]
 
+    def sources_of(self, products: list[dict]) -> list[dict]:
+        """The sources behind a row that sums up products: their prices' and their own."""
+        return self.src([s for p in products for s in (p["price_source"], p["source_id"])])
+
     def names(self, codes) -> str:
         return "、".join(self.region.get(c, c) for c in codes)
 
