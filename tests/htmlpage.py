@@ -119,6 +119,11 @@ class Page:
         index = self.article[:start].count("<table")
         return self.tables[index]
 
+    def tables_after_each(self, heading: str) -> list[Table]:
+        """The table after every occurrence of `heading` (one per round on a unit page)."""
+        starts = [m.start() for m in re.finditer(re.escape(heading), self.article)]
+        return [self.tables[self.article[:start].count("<table")] for start in starts]
+
     def json(self, element_id: str):
         m = re.search(rf'<script type="application/json" id="{re.escape(element_id)}">(.*?)</script>',
                       self.html, re.S)

@@ -192,6 +192,9 @@ def test_product_page_lists_substitutes_with_price_per_mg_and_provinces(sample_s
         assert per_mg.endswith(" 元/mg") and float(per_mg.split()[0]) == pytest.approx(win / mg, rel=1e-3)
         assert row.attrs["data-regions"].split() == w["supply_regions"].split("|")
     assert "原研" in table.rows[0].text
+    same = {w["winner_id"] for w in others if w["strength"] == me["strength"]}
+    tagged = {link.split("/")[-2] for r in table.rows if "同规格" in r.text for link in r.links if "/product/" in link}
+    assert tagged == same and same
 
 
 def test_product_page_shows_every_price_point_with_source(sample_site, rows):

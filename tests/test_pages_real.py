@@ -78,7 +78,7 @@ def test_unit_pages_show_every_published_bid_with_its_price(real_site, bids, uni
         for heading, won in (("<h3>中选产品", "是"), ("<h3>未中选报价", "否")):
             if not any(r["是否中标"] == won for r in rows):
                 continue
-            for row in page.table_after(heading).rows:
+            for row in (r for t in page.tables_after_each(heading) for r in t.rows):
                 if row.cells[2].text != "—":
                     amount, unit = row.cells[2].main.split(" 元/")  # every price states its unit
                     shown[(won, row.cells[1].main, amount)] += 1
@@ -136,7 +136,7 @@ def test_substitutes_of_a_real_product(real_site, bids, unit_urls):
     assert sorted(r.cells[3].text.split()[0] for r in subs.rows) == sorted(
         number(float(b["竞标价格(最小规格)(元)"])) for b in winners)
     for row in subs.rows[1:]:
-        mg = float(row.cells[2].text.removesuffix("mg"))
+        mg = float(re.match(r"([\d.]+)mg", row.cells[2].text).group(1))
         assert float(row.cells[4].text.split()[0]) == pytest.approx(float(row.cells[3].text.split()[0]) / mg, rel=2e-3)
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .prices import present
 
-COLUMNS = ["winner_id", "substitute_id", "unit_id", "same_strength", "comparable_per_strength"]
+COLUMNS = ["winner_id", "substitute_id", "unit_id", "same_strength"]
 
 
 def substitutes(products: pd.DataFrame) -> pd.DataFrame:
@@ -24,8 +24,6 @@ def substitutes(products: pd.DataFrame) -> pd.DataFrame:
                 "substitute_id": s["winner_id"],
                 "unit_id": p["unit_id"],
                 "same_strength": _same_strength(p, s),
-                "comparable_per_strength": bool(
-                    present(p["per_strength_unit"]) and p["per_strength_unit"] == s["per_strength_unit"]),
             })
     return pd.DataFrame(rows, columns=COLUMNS)
 

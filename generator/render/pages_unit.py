@@ -56,8 +56,9 @@ def patient_context(v: View, unit: dict, products: list[dict]) -> dict:
 
 
 def product_context(v: View, p: dict) -> dict:
-    subs = [v.products[s["substitute_id"]] for s in v.substitutes_of.get(p["winner_id"], [])]
-    table = [p, *subs]
+    subs = [{**v.products[s["substitute_id"]], "same_strength": s["same_strength"]}
+            for s in v.substitutes_of.get(p["winner_id"], [])]
+    table = [{**p, "same_strength": False}, *subs]
     units = {s["per_strength_unit"] for s in table if s["per_strength_unit"]}
     return {
         "p": p, "u": v.units[p["unit_id"]], "b": v.rounds[p["batch_id"]], "c": v.companies[p["company_id"]],
