@@ -25,13 +25,16 @@ indexed only for names of three or more characters (两字 initials such as
 """
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import re
+import subprocess
+import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +58,8 @@ CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
 LEVELS = {"national": "国家组织", "alliance": "省际联盟", "province": "省级", "city": "市级"}
 ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
 # Names people type weigh more than the text around them; a product names its
-# unit and company, so those pages must outrank it for their own names.
+# unit and company, so those pages must outrank it for their own names. A
+# product that did not win weighs a little less than one that did.
 NAME_WEIGHT = {"unit": 10.0, "company": 10.0, "province": 10.0, "round": 6.0,
                "notice": 2.0, "page": 4.0, "product": 1.0}
 PAGE_TEXT_LIMIT = 3000  # characters of a hand-written page's text that are indexed
@@ -92,7 +96,8 @@ def query_terms(query: str) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-def pinyin_words(text: str) -> list[str]:
+@lru_cache(maxsize=None)
+def pinyin_words(text: str) -> tuple[str, ...]:
     """Full pinyin of each Han run of two or more characters, and initials of runs of
     three or more (阿托伐他汀 → atuofatating, atftt); ü is written v, as on Chinese keyboards."""
     words = []
@@ -101,7 +106,7 @@ def pinyin_words(text: str) -> list[str]:
             words.append("".join(lazy_pinyin(run)))
         if len(run) > 2:
             words.append("".join(lazy_pinyin(run, style=Style.FIRST_LETTER)))
-    return words
+    return tuple(words)
 
 
 def search_words(texts: Iterable[str]) -> list[str]:
@@ -109,12 +114,14 @@ def search_words(texts: Iterable[str]) -> list[str]:
     strengths, models), pinyin, and the Han pair words."""
     words: list[str] = []
     for text in texts:
-        if not text:
-            continue
-        words += LATIN.findall(HAN.sub(" ", text))
-        words += pinyin_words(text)
-        words += han_words(text)
+        if text:
+            words += _text_words(text)
     return list(dict.fromkeys(words))
+
+
+@lru_cache(maxsize=None)
+def _text_words(text: str) -> tuple[str, ...]:
+    return (*LATIN.findall(HAN.sub(" ", text)), *pinyin_words(text), *han_words(text))
 
 
 # ---------------------------------------------------------------- records
@@ -129,6 +136,7 @@ class Record:
     text: list[str] = field(default_factory=list)  # other searchable text
     meta: dict[str, str] = field(default_factory=dict)
     filters: dict[str, list[str]] = field(default_factory=dict)
+    weight: float | None = None                    # of the names; default by kind
 
     def words(self) -> tuple[list[str], list[str]]:
         """(weighted name words, other words), each word once."""
@@ -152,7 +160,8 @@ class Record:
         head += [_meta_tag("data-pagefind-meta", k, v) for k, v in self.meta.items() if v]
         head += [_meta_tag("data-pagefind-filter", name, value)
                  for name, values in self.filters.items() for value in dict.fromkeys(values) if value]
-        body = f'<p data-pagefind-weight="{NAME_WEIGHT[self.kind]}">{html.escape(" ".join(named))}</p>'
+        weight = self.weight or NAME_WEIGHT[self.kind]
+        body = f'<p data-pagefind-weight="{weight}">{html.escape(" ".join(named))}</p>'
         if other:
             body += f"<p>{html.escape(' '.join(other))}</p>"
         return (f'<!DOCTYPE html><html lang="zh"><head>{"".join(head)}</head>'
@@ -222,10 +231,15 @@ def records(pkg, derived: dict[str, pd.DataFrame]) -> list[Record]:
     return out
 
 
+def _groups(products: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
+    return {k: g for k, g in products.groupby(key, sort=False)}
+
+
 def _unit_records(units, products, round_name) -> list[Record]:
     out = []
+    by_unit = _groups(products, "unit_id")
     for u in units.to_dict("records"):
-        mine = products[products["unit_id"] == u["unit_id"]]
+        mine = by_unit.get(u["unit_id"], products.iloc[:0])
         won = mine[mine["won"].astype(bool)]
         rounds = list(dict.fromkeys(mine["batch_id"]))
         category = CATEGORIES[u["category"]]
@@ -279,8 +293,9 @@ def _product_title(p) -> str:
 
 def _product_records(products, units, renewals, round_name, province_of) -> list[Record]:
     out = []
+    units = units.to_dict("index")
     for p in products.to_dict("records"):
-        unit = units.loc[p["unit_id"]]
+        unit = units[p["unit_id"]]
         p["generic_name"] = unit["generic_name"]
         won = bool(p["won"])
         category = CATEGORIES[unit["category"]]
@@ -307,14 +322,16 @@ def _product_records(products, units, renewals, round_name, province_of) -> list
                      "批次": [round_name(b) for b in rounds],
                      "省份": [province_of(c) for c in p["regions"]],
                      "中选": ["中选" if won else "未中选"]},
+            weight=NAME_WEIGHT["product"] if won else NAME_WEIGHT["product"] * 0.8,
         ))
     return out
 
 
 def _company_records(companies, products, round_name) -> list[Record]:
     out = []
+    by_company = _groups(products, "company_id")
     for c in companies.to_dict("records"):
-        mine = products[products["company_id"] == c["company_id"]]
+        mine = by_company.get(c["company_id"], products.iloc[:0])
         n_won = int(mine["won"].astype(bool).sum())
         rounds = list(dict.fromkeys(mine["batch_id"]))
         aliases = _split(c["aliases"])
@@ -335,13 +352,14 @@ def _company_records(companies, products, round_name) -> list[Record]:
 
 def _province_records(regions, notices, products, province_of) -> list[Record]:
     out = []
-    won = products[products["won"].astype(bool)]
+    supplied = Counter(code for codes in products[products["won"].astype(bool)]["regions"] for code in codes)
+    notices_in = notices["region_code"].value_counts()
     for r in regions.to_dict("records"):
         code = r["region_code"]
         if r["level"] == "national":
             continue
-        n_notices = int((notices["region_code"] == code).sum())
-        n_supplied = int(won["regions"].map(lambda codes: code in codes).sum())
+        n_notices = int(notices_in.get(code, 0))
+        n_supplied = supplied[code]
         out.append(Record(
             url=f"/province/{code}/", kind="province", title=r["name"],
             names=[r["short_name"], *_split(r["aliases"])],
@@ -353,8 +371,9 @@ def _province_records(regions, notices, products, province_of) -> list[Record]:
 
 def _round_records(batches, products) -> list[Record]:
     out = []
+    by_batch = _groups(products, "batch_id")
     for b in batches.to_dict("records"):
-        mine = products[products["batch_id"] == b["batch_id"]]
+        mine = by_batch.get(b["batch_id"], products.iloc[:0])
         category = CATEGORIES[b["category"]]
         years = b["agreement_years"]
         period = f"协议期 {b['agreement_start']} 起"
@@ -452,19 +471,29 @@ def page_records(site_dir: Path, full_text: set[str]) -> list[Record]:
 
 # ---------------------------------------------------------------- the site stage
 
-def target_exists(site_dir: Path, url: str) -> bool:
-    path = url.split("#", 1)[0].strip("/")
-    return (site_dir / path / "index.html").is_file()
+def _page_file(site_dir: Path, url: str) -> Path:
+    return site_dir / url.split("#", 1)[0].strip("/") / "index.html"
+
+
+def resolve(site_dir: Path, rec: Record) -> Record | None:
+    """The record if its page exists, its #anchor dropped when the page has no such id."""
+    page = _page_file(site_dir, rec.url)
+    if not page.is_file():
+        return None
+    base, _, anchor = rec.url.partition("#")
+    if anchor and f'id="{anchor}"' not in page.read_text(encoding="utf-8"):
+        rec.url = base
+    return rec
 
 
 def render(ctx) -> None:
     """Write the Pagefind bundle into site/pagefind/: every record whose page exists.
 
-    The records are written as small HTML files and indexed as one folder:
-    Pagefind's Python API answers one call per 0.1 s (it polls), so adding
+    The records are written as small HTML files and indexed as one folder by the
+    Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
     recs = records(ctx.pkg, ctx.derived) + page_records(ctx.site_dir, handwritten_urls())
-    kept = [r for r in recs if target_exists(ctx.site_dir, r.url)]
+    kept = [r for r in (resolve(ctx.site_dir, rec) for rec in recs) if r is not None]
     if len(kept) < len(recs):
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
         log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
@@ -474,13 +503,14 @@ def render(ctx) -> None:
             path = Path(tmp) / rec.file_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(rec.html(), encoding="utf-8")
-        asyncio.run(write_index(Path(tmp), ctx.site_dir / "pagefind"))
+        write_index(Path(tmp), ctx.site_dir / "pagefind")
     ctx.extra["search_records"] = len(kept)
 
 
-async def write_index(records_dir: Path, out_dir: Path) -> None:
-    from pagefind.index import PagefindIndex
-
-    config = {"output_path": str(out_dir), "force_language": "zh"}
-    async with PagefindIndex(config=config) as index:
-        await index.add_directory(str(records_dir))
+def write_index(records_dir: Path, out_dir: Path) -> None:
+    """Run the Pagefind CLI of the pagefind[extended] wheel over the record files."""
+    cmd = [sys.executable, "-m", "pagefind", "--site", str(records_dir), "--output-path", str(out_dir),
+           "--force-language", "zh", "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not (out_dir / "pagefind-entry.json").is_file():
+        raise RuntimeError(f"Pagefind failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
