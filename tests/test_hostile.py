@@ -116,35 +116,67 @@ def test_reject_on_the_command_line(case, tmp_path, previous_site):
     assert snapshot(previous_site) == before
 
 
+def test_command_line_without_a_package(tmp_path):
+    """A folder that does not exist, in a real process: a table, exit 1, no traceback."""
+    result = _cli("build", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "site"))
+    assert result.returncode == 1
+    _no_traceback(result)
+    assert "datapackage.json" in result.stdout and "找不到" in result.stdout
+    assert not (tmp_path / "site").exists()
+
+
 @pytest.mark.parametrize("args,words", [
-    (["build", "--data", "/nonexistent/vbp-data"], ["datapackage.json", "找不到"]),
     (["validate", "--data", "/nonexistent/vbp-data"], ["datapackage.json", "找不到"]),
     (["build", "--data", str(ROOT / "README.md")], ["datapackage.json"]),
     (["build", "--out", str(ROOT)], ["--out", "整个替换"]),
     (["build", "--out", str(DATA)], ["--out", "整个替换"]),
     (["build", "--out", str(ROOT / "README.md")], ["不是目录"]),
 ])
-def test_command_line_never_shows_a_traceback(args, words, tmp_path):
+def test_command_line_refuses_without_a_traceback(args, words, capsys):
+    """The CLI's own handling (in this process: a traceback would fail the test)."""
+    from generator.__main__ import main
+
     before = snapshot(DATA)
-    result = _cli(*args)
-    assert result.returncode != 0
-    _no_traceback(result)
+    assert main(args) == 1
+    out = capsys.readouterr()
     for word in words:
-        assert word in result.stdout + result.stderr, (word, result.stdout, result.stderr)
+        assert word in out.out + out.err, (word, out)
     assert snapshot(DATA) == before
     assert (ROOT / "README.md").is_file()
 
 
-def test_out_dir_that_is_not_a_site_is_left_alone(tmp_path):
+def test_out_dir_that_is_not_a_site_is_left_alone(tmp_path, capsys):
     """--out pointing at a folder of other files: refused before anything is built."""
+    from generator.__main__ import main
+
     out = tmp_path / "notes"
     out.mkdir()
     (out / "draft.txt").write_text("不要删除", encoding="utf-8")
-    result = _cli("build", "--out", str(out))
-    assert result.returncode == 1
-    _no_traceback(result)
-    assert "index.html" in result.stderr
+    assert main(["build", "--out", str(out)]) == 1
+    assert "index.html" in capsys.readouterr().err
     assert (out / "draft.txt").read_text(encoding="utf-8") == "不要删除"
+
+
+def test_unexpected_error_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """A bug a strange input could reach (here: a stage that raises) still ends with
+    a short message and exit 2, and the previous site stays."""
+    import generator.render as render
+    from generator.__main__ import main
+
+    def broken_stage(ctx):
+        raise KeyError("supply_regions")
+
+    monkeypatch.setattr(render, "DOC_STAGES", [("broken", broken_stage)])
+    monkeypatch.delenv("VBP_TRACEBACK", raising=False)
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("上一版", encoding="utf-8")
+    assert main(["build", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "KeyError" in err and "supply_regions" in err and "未发布任何内容" in err
+    assert "Traceback" not in err
+    assert (out / "index.html").read_text(encoding="utf-8") == "上一版"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
 @pytest.fixture(scope="module")
