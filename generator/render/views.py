@@ -18,7 +18,6 @@ SOURCE_KINDS = {"policy": "政策文件", "result": "结果公告", "notice": "�
 LEVELS = {"national": "国家组织", "alliance": "省际联盟", "provincial": "省级", "city": "地市级"}
 CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
 BASES = {"winning_price": "按中选价", "highest_winning_price": "按同组最高中选价", "other": "其他"}
-NATIONAL = "000000"
 
 
 def clean(value):
@@ -75,13 +74,13 @@ class View:
             {k: v["announced_date"] for k, v in self.rounds.items()}))
         products = products.sort_values(["_announced", "batch_id", "unit_id", "won", "price", "winner_id"],
                                         ascending=[True, True, True, False, True, True], na_position="last")
-        self.product_list = records(products.drop(columns="_announced"))
-        for p in self.product_list:
+        product_list = records(products.drop(columns="_announced"))
+        for p in product_list:
             p["label"] = product_label(p)
-        self.products = {p["winner_id"]: p for p in self.product_list}
-        self.by_unit = group(self.product_list, "unit_id")
-        self.by_batch = group(self.product_list, "batch_id")
-        self.by_company = group(self.product_list, "company_id")
+        self.products = {p["winner_id"]: p for p in product_list}
+        self.by_unit = group(product_list, "unit_id")
+        self.by_batch = group(product_list, "batch_id")
+        self.by_company = group(product_list, "company_id")
 
         self.prices_of = group(records(d["price_records"]), "winner_id")
         prices = records(t["prices"])
