@@ -6,6 +6,7 @@ import html
 import re
 import shutil
 import subprocess
+import sys
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -13,7 +14,6 @@ import pytest
 
 from conftest import DATA, ROOT, copy_data
 from datachanges import edit_package
-from generator.build import build
 from generator.package import load
 from generator.render import changelog
 
@@ -40,7 +40,9 @@ def two_releases(tmp_path_factory):
     edit = edit_package(repo / "data", version="0.2.0")
     subprocess.run([*GIT, "commit", "-qam", "release 0.2.0"], cwd=repo, check=True)
     out = tmp_path_factory.mktemp("changelog-site") / "site"
-    build(repo / "data", out)
+    result = subprocess.run([sys.executable, "-m", "generator", "build", "--data", str(repo / "data"),
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
     return article(out / "changelog" / "index.html"), edit
 
 

@@ -2,13 +2,13 @@
 exists; a broken one stops the build with page → target, and the old site stays."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-import generator.render as render
-from generator.__main__ import main
+from conftest import DATA, ROOT
 from generator.linkcheck import BrokenLink, check_site, format_report
-
-from conftest import DATA
 
 PAGE = """<!doctype html><html lang="zh"><head>
 <link rel="stylesheet" href="../assets/site.css">
@@ -89,20 +89,31 @@ def test_built_sample_site_has_no_broken_links(sample_site):
     assert check_site(sample_site) == []
 
 
-def test_broken_link_stops_the_build_and_keeps_the_old_site(tmp_path, monkeypatch, capsys):
-    def broken_page(ctx):
-        (ctx.docs_dir / "broken.md").write_text(
-            '# 坏链接\n\n<p><a href="../no-such-page/">x</a> <a href="../about/#no-such-anchor">y</a></p>\n',
-            encoding="utf-8")
+BROKEN_BUILD = """
+import sys
+import generator.render as render
+from generator.__main__ import main
 
-    monkeypatch.setattr(render, "DOC_STAGES", [*render.DOC_STAGES, ("broken", broken_page)])
+def broken_page(ctx):
+    (ctx.docs_dir / "broken.md").write_text(
+        '# 坏链接\\n\\n<p><a href="../no-such-page/">x</a> <a href="../about/#no-such-anchor">y</a></p>\\n',
+        encoding="utf-8")
+
+render.DOC_STAGES.append(("broken", broken_page))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_broken_link_stops_the_build_and_keeps_the_old_site(tmp_path):
+    """The real CLI with one extra stage that writes a page with two broken links."""
     out = tmp_path / "site"
     out.mkdir()
     (out / "index.html").write_text("previous good site", encoding="utf-8")
-    assert main(["build", "--data", str(DATA), "--out", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert "broken/index.html → ../no-such-page/（" in err
-    assert "broken/index.html → ../about/#no-such-anchor（锚点 #no-such-anchor" in err
-    assert "保持原样" in err
+    result = subprocess.run([sys.executable, "-c", BROKEN_BUILD, "build", "--data", str(DATA), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "broken/index.html → ../no-such-page/（" in result.stderr
+    assert "broken/index.html → ../about/#no-such-anchor（锚点 #no-such-anchor" in result.stderr
+    assert "保持原样" in result.stderr
     assert (out / "index.html").read_text(encoding="utf-8") == "previous good site"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no staging folder left
