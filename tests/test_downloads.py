@@ -80,7 +80,7 @@ def test_page_shows_rows_last_change_size_and_checksum(dl):
         rows = len(read_rows(DATA / f"{name}.csv"))
         row = re.search(rf'<tr><td><a href="[^"]*#{name}">.*?</tr>', page, re.S).group(0)
         cells = [re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
-        assert cells[2] == str(rows), name
+        assert cells[2] == f"{rows:,}", name
         assert cells[3] == AS_OF, name  # one release: every table last changed in it
         for file in (f"{name}.csv", f"{name}.xlsx"):
             data = (dl / file).read_bytes()
@@ -154,6 +154,24 @@ def test_xlsx_two_header_rows_frozen_typed_cells(dl, name):
             assert value == _typed_expectation(f["type"], w[f["name"]]), (name, f["name"])
     assert ws.column_dimensions["A"].width >= 8
     assert "说明" in wb.sheetnames
+
+
+def test_xlsx_longer_than_a_sheet_continues_on_the_next(tmp_path):
+    from generator.render import downloads
+
+    ed = downloads.collect_editions(load(DATA), tmp_path)[0]
+    table = ed.tables["prices"]
+    downloads.write_xlsx(table, ed, None, tmp_path / "p.xlsx", max_rows=50)
+    wb = openpyxl.load_workbook(tmp_path / "p.xlsx")
+    data = [ws for ws in wb.worksheets if ws.title != "说明"]
+    assert [ws.title for ws in data][:2] == ["prices", "prices_2"]
+    assert len(data) == -(-table.rows // 48)
+    ids = []
+    for ws in data:
+        rows = list(ws.iter_rows(values_only=True))
+        assert ws.freeze_panes == "A3" and rows[1][0] == "price_id" and len(rows) <= 50
+        ids += [r[0] for r in rows[2:]]
+    assert ids == [r["price_id"] for r in read_rows(DATA / "prices.csv")]
 
 
 @pytest.mark.parametrize("name", ["prices", "winners"])

@@ -9,9 +9,10 @@ git history, see versions.py) this stage writes into docs/downloads/<version>/:
                      Windows; text cells neutralised (spreadsheet.py);
 - <name>.xlsx        sheet 1: row 1 Chinese titles, row 2 field names, data
                      from row 3, panes frozen at A3 (pandas:
-                     read_excel(path, header=1)); sheet 2 "说明": release,
-                     licence, citation and the field dictionary; typed cells
-                     (numbers, booleans, dates), text neutralised;
+                     read_excel(path, header=1)); a table longer than Excel's
+                     1,048,576 rows continues on <name>_2 …; last sheet "说明":
+                     release, licence, citation and the field dictionary;
+                     typed cells (numbers, booleans, dates), text neutralised;
 - <name>.json        an array of records, one object per row keyed by field
                      name in schema order: numbers as JSON numbers written
                      from the source digits (0.1200 stays 0.1200), integers,
@@ -27,14 +28,15 @@ The newest release's files are also copied to docs/downloads/ itself, so
 /downloads/winners.csv is always the latest and /downloads/0.1.0/winners.csv
 never changes. Everything is a function of the data: zip entries carry the
 release's as_of date, XLSX document properties too, so two builds of the same
-data are byte-identical. The /dictionary/ and /cite/ pages come from here too.
+data are byte-identical. Files are streamed, never held whole in memory.
+The /dictionary/ and /cite/ pages come from here too.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import hashlib
-import io
+import itertools
 import json
 import logging
 import re
@@ -100,12 +102,16 @@ DEFAULT_FALSE = ("false", "False", "FALSE", "0")
 
 @dataclass
 class Table:
+    """One CSV of a release. Rows are read from the file when needed, never all
+    held in memory: a national package has a million payment standards."""
     name: str
     schema: dict
-    raw: bytes               # the source CSV without a leading BOM
+    path: Path               # the CSV as released (working tree or a git checkout)
     header: list[str]
-    rows: list[list[str]]    # cells as text, exactly as in the CSV
-    last_change: str = ""    # as_of of the newest release that changed `raw`
+    rows: int                # data rows
+    size: int                # bytes without a leading BOM
+    sha256: str              # of those bytes
+    last_change: str = ""    # as_of of the newest release that changed the file
 
     @property
     def title(self) -> str:
@@ -119,15 +125,29 @@ class Table:
     def fields(self) -> list[dict]:
         return self.schema["fields"]
 
+    def open_raw(self):
+        """The file's bytes from after a leading BOM, if any."""
+        fh = open(self.path, "rb")
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            fh.seek(0)
+        return fh
+
+    def records(self):
+        """Data rows as lists of cell text, exactly as in the CSV."""
+        with open(self.path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            yield from (r for r in reader if r)
+
     def typed_rows(self):
         """Rows as Python values: Decimal, int, bool, date, str, None (missing)."""
         missing = set(self.schema.get("missingValues", [""]))
         casts = [_caster(f) for f in self.fields]
-        for n, row in enumerate(self.rows, start=2):
+        for n, row in enumerate(self.records(), start=1):
             try:
                 yield [None if v in missing else cast(v) for v, cast in zip(row, casts)]
             except ValueError as exc:
-                raise ValueError(f"{self.name}.csv 第 {n} 行：{exc}") from exc
+                raise ValueError(f"{self.name}.csv 第 {n} 条记录：{exc}") from exc
 
 
 @dataclass
@@ -174,69 +194,62 @@ class Written:
 # --------------------------------------------------------------------------- stage
 
 def render(ctx) -> None:
-    editions = collect_editions(ctx.pkg)
-    mark_last_changes(editions)
     site_url = _site_url()
     root = ctx.docs_dir / DOWNLOADS
-    written = {}
-    for ed in editions:
-        folder = root / ed.version
-        written[ed.version] = write_edition(ed, folder, site_url)
-        _page(ctx.docs_dir, f"{DOWNLOADS}/{ed.version}/index.md", ed, written[ed.version],
-              editions, site_url, latest=False)
-    latest = editions[0]
-    for name in [f.file for f in written[latest.version].all()] + [SUMS_NAME]:
-        shutil.copyfile(root / latest.version / name, root / name)
-    _page(ctx.docs_dir, f"{DOWNLOADS}/index.md", latest, written[latest.version], editions,
-          site_url, latest=True)
-    write_page(ctx.docs_dir, "dictionary/index.md", "dictionary.md.j2",
-               edition=latest, datasets=dictionary(latest))
-    write_page(ctx.docs_dir, "cite/index.md", "cite.md.j2", edition=latest,
-               citation=citation(latest, site_url), licenses=latest.meta.get("licenses", []),
-               releases=[(ed.version, ed.as_of) for ed in editions])
+    with tempfile.TemporaryDirectory(prefix="vbp-releases-") as tmp:
+        editions = collect_editions(ctx.pkg, Path(tmp))
+        mark_last_changes(editions)
+        written = {}
+        for ed in editions:
+            written[ed.version] = write_edition(ed, root / ed.version, site_url)
+            _page(ctx.docs_dir, f"{DOWNLOADS}/{ed.version}/index.md", ed, written[ed.version],
+                  editions, site_url, latest=False)
+        latest = editions[0]
+        for name in [f.file for f in written[latest.version].all()] + [SUMS_NAME]:
+            shutil.copyfile(root / latest.version / name, root / name)
+        _page(ctx.docs_dir, f"{DOWNLOADS}/index.md", latest, written[latest.version], editions,
+              site_url, latest=True)
+        write_page(ctx.docs_dir, "dictionary/index.md", "dictionary.md.j2",
+                   edition=latest, datasets=dictionary(latest))
+        write_page(ctx.docs_dir, "cite/index.md", "cite.md.j2", edition=latest,
+                   citation=citation(latest, site_url), licenses=latest.meta.get("licenses", []),
+                   releases=[(ed.version, ed.as_of) for ed in editions])
 
 
 def _page(docs_dir, rel, ed, files, editions, site_url, latest):
+    sources = ed.tables.get("sources")
     write_page(docs_dir, rel, "downloads.md.j2", edition=ed, latest=latest,
                root="../" if latest else "../../", latest_version=editions[0].version,
                tables=[(t, files.tables[t.name]) for t in ed.tables.values()],
                main=MAIN, package=files.package, all_files=files.all(),
                releases=[(e.version, e.as_of) for e in editions],
                citation=citation(ed, site_url), licenses=ed.meta.get("licenses", []),
-               sources=_records(ed.tables.get("sources")))
-
-
-def _records(table: Table | None) -> list[dict]:
-    """Rows as {field: text} (what the page shows; pages link to #source-<id>)."""
-    if table is None:
-        return []
-    return [dict(zip(table.header, row)) for row in table.rows]
+               # pages link a row's source to #source-<id> here
+               sources=[dict(zip(sources.header, r)) for r in sources.records()] if sources else [])
 
 
 # --------------------------------------------------------------------------- editions
 
-def collect_editions(pkg) -> list[Edition]:
-    """The working tree's package first, then each older committed release, newest first."""
-    current = _edition(pkg.meta, {
-        name: ((pkg.path / f"{name}.csv").read_bytes(), load_schema(name))
-        for name in _resource_names(pkg.meta)})
-    editions = [current]
+def collect_editions(pkg, workdir: Path) -> list[Edition]:
+    """The working tree's package first, then each older committed release, newest
+    first; older releases are checked out under workdir, which must outlive them."""
+    editions = [_edition(pkg.meta, {
+        name: (pkg.path / f"{name}.csv", load_schema(name)) for name in _resource_names(pkg.meta)})]
     for rel in versions.releases(pkg.path):
         if rel.version == pkg.version:
             continue  # the working tree is what this build publishes as that version
         if not SEMVER.match(rel.version):
             log.warning("skipping release %r at %s: not a version like 1.2.3", rel.version, rel.rev)
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = versions.checkout(pkg.path, rel.rev, Path(tmp) / "data")
-            meta = json.loads((folder / DESCRIPTOR_NAME).read_text(encoding="utf-8-sig"))
-            sources = {}
-            for res in meta["resources"]:
-                schema = res.get("schema")
-                if isinstance(schema, str):
-                    schema = json.loads(_git_show(pkg.path, rel.rev, schema))
-                sources[res["name"]] = ((folder / res["path"]).read_bytes(), schema)
-            editions.append(_edition(meta, sources))
+        folder = versions.checkout(pkg.path, rel.rev, workdir / rel.version)
+        meta = json.loads((folder / DESCRIPTOR_NAME).read_text(encoding="utf-8-sig"))
+        sources = {}
+        for res in meta["resources"]:
+            schema = res.get("schema")
+            if isinstance(schema, str):
+                schema = json.loads(_git_show(pkg.path, rel.rev, schema))
+            sources[res["name"]] = (folder / res["path"], schema)
+        editions.append(_edition(meta, sources))
     return editions
 
 
@@ -250,20 +263,27 @@ def _git_show(data_dir: Path, rev: str, rel_path: str) -> bytes:
                           capture_output=True, check=True).stdout
 
 
-def _edition(meta: dict, sources: dict[str, tuple[bytes, dict]]) -> Edition:
+def _edition(meta: dict, sources: dict[str, tuple[Path, dict]]) -> Edition:
     order = [n for n in DATASETS if n in sources] + [n for n in sources if n not in DATASETS]
     return Edition(meta, {name: _table(name, *sources[name]) for name in order})
 
 
-def _table(name: str, raw: bytes, schema: dict) -> Table:
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    records = [r for r in csv.reader(io.StringIO(raw.decode("utf-8"), newline="")) if r]
-    header = records[0] if records else []
+def _table(name: str, path: Path, schema: dict) -> Table:
+    digest, size = hashlib.sha256(), 0
+    table = Table(name, schema, path, [], 0, 0, "")
+    with table.open_raw() as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows = sum(1 for r in reader if r)
     names = [f["name"] for f in schema["fields"]]
     if header != names:
         raise ValueError(f"{name}.csv: header {header} does not match its schema {names}")
-    return Table(name, schema, raw, header, records[1:])
+    table.header, table.rows, table.size, table.sha256 = header, rows, size, digest.hexdigest()
+    return table
 
 
 def mark_last_changes(editions: list[Edition]) -> None:
@@ -273,7 +293,7 @@ def mark_last_changes(editions: list[Edition]) -> None:
         for name, table in ed.tables.items():
             j = i
             while (j + 1 < len(editions) and name in editions[j + 1].tables
-                   and editions[j + 1].tables[name].raw == table.raw):
+                   and editions[j + 1].tables[name].sha256 == table.sha256):
                 j += 1
             table.last_change = editions[j].as_of
 
@@ -330,20 +350,50 @@ def _json_value(value) -> str:
 
 # --------------------------------------------------------------------------- writers
 
-def plain_csv(table: Table) -> bytes:
-    return table.raw
+class StampedZip(zipfile.ZipFile):
+    """A zip whose bytes depend only on what is put in it and the as_of date:
+    every entry gets that date and the same attributes (openpyxl, given one of
+    these, would otherwise stamp the clock and temp-file times)."""
+
+    def __init__(self, file, as_of: str):
+        super().__init__(file, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._stamp = datetime.fromisoformat(as_of).timetuple()[:6]
+
+    def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self._stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o644 << 16
+        info.file_size = size  # lets zipfile choose ZIP64 for big streamed entries
+        return info
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        name = getattr(zinfo_or_arcname, "filename", zinfo_or_arcname)
+        super().writestr(self._info(name), data)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        with open(filename, "rb") as src:
+            self.write_stream(arcname or Path(filename).name, src, Path(filename).stat().st_size)
+
+    def write_stream(self, name: str, src, size: int) -> None:
+        with self.open(self._info(name, size), "w") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def excel_csv(table: Table) -> bytes:
+def write_plain_csv(table: Table, dest: Path) -> None:
+    with table.open_raw() as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+def write_excel_csv(table: Table, dest: Path) -> None:
     """UTF-8 with BOM, CRLF, text neutralised; numbers of number fields untouched."""
     numeric = [f.get("type") in ("number", "integer") for f in table.fields]
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([neutralise(h) for h in table.header])
-    for row in table.rows:
-        writer.writerow([v if num and _is_number(v) else neutralise(v)
-                         for v, num in zip(row, numeric)])
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    with open(dest, "w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([neutralise(h) for h in table.header])
+        for row in table.records():
+            writer.writerow([v if num and _is_number(v) else neutralise(v)
+                             for v, num in zip(row, numeric)])
 
 
 def _is_number(text: str) -> bool:
@@ -353,44 +403,60 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def json_records(table: Table) -> bytes:
+def write_json(table: Table, dest: Path) -> None:
     keys = [json.dumps(n, ensure_ascii=False) for n in table.header]
-    lines = ["{" + ",".join(f"{k}:{_json_value(v)}" for k, v in zip(keys, row)) + "}"
-             for row in table.typed_rows()]
-    return ("[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n").encode("utf-8")
+    with open(dest, "w", encoding="utf-8", newline="\n") as out:
+        first = True
+        for row in table.typed_rows():
+            out.write("[\n" if first else ",\n")
+            out.write("{" + ",".join(f"{k}:{_json_value(v)}" for k, v in zip(keys, row)) + "}")
+            first = False
+        out.write("[]\n" if first else "\n]\n")
 
 
-def xlsx(table: Table, ed: Edition, site_url: str | None) -> bytes:
+EXCEL_MAX_ROWS = 1_048_576  # per worksheet
+WIDTH_SAMPLE = 1000         # rows looked at to size the columns
+
+
+def write_xlsx(table: Table, ed: Edition, site_url: str | None, dest: Path,
+               max_rows: int = EXCEL_MAX_ROWS) -> None:
+    """Typed cells, two header rows, frozen at A3. A table longer than a worksheet
+    continues on <name>_2, <name>_3 … each with the same two header rows."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=table.name[:31])
-    ws.freeze_panes = "A3"
     titles = [f.get("title", f["name"]) for f in table.fields]
-    typed = list(table.typed_rows())
-    for i, width in enumerate(_widths(table, titles), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
+    widths = _widths(table, titles)
+    per_sheet = max_rows - 2
+    sheets = max(1, -(-table.rows // per_sheet))
+    rows = table.typed_rows()
     bold = Font(bold=True)
-    for header_row in (titles, table.header):
-        cells = []
-        for text in header_row:
-            cell = WriteOnlyCell(ws, value=_xlsx_text(text))
-            cell.font = bold
-            cells.append(cell)
-        ws.append(cells)
-    for row in typed:
-        ws.append([_xlsx_value(v) for v in row])
+    for k in range(sheets):
+        ws = wb.create_sheet(title=table.name[:31] if k == 0 else f"{table.name[:27]}_{k + 1}")
+        ws.freeze_panes = "A3"
+        for i, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        for header_row in (titles, table.header):
+            cells = []
+            for text in header_row:
+                cell = WriteOnlyCell(ws, value=_xlsx_text(text))
+                cell.font = bold
+                cells.append(cell)
+            ws.append(cells)
+        for row in itertools.islice(rows, per_sheet):
+            ws.append([_xlsx_value(v) for v in row])
 
     info = wb.create_sheet(title="说明")
     info.column_dimensions["A"].width = 16
     info.column_dimensions["B"].width = 80
-    cite = citation(ed, site_url)
+    layout = "第 1 行为中文列名，第 2 行为字段名，数据从第 3 行开始。"
+    if sheets > 1:
+        layout += f"Excel 每个工作表最多 {EXCEL_MAX_ROWS:,} 行，本表数据依次分在 {sheets} 个工作表中。"
     for label, value in (
         ("数据表", f"{table.title}（{table.name}）"), ("每行是", table.about),
         ("数据包", ed.meta.get("title", ed.meta.get("name", ""))), ("版本", ed.version),
-        ("数据截至", ed.as_of), ("本表最近变更", table.last_change),
+        ("数据截至", ed.as_of), ("本表最近变更", table.last_change), ("行数", f"{table.rows:,}"),
         ("许可", "；".join(_license_text(lic) for lic in ed.meta.get("licenses", []))),
-        ("引用", cite["text"]),
-        ("说明", "第 1 行为中文列名，第 2 行为字段名，数据从第 3 行开始。"
-                 "以 = + - @ 等开头的文本已在前面加上 ' 以防被当作公式；原始数据见同名 CSV。"),
+        ("引用", citation(ed, site_url)["text"]),
+        ("说明", layout + "以 = + - @ 等开头的文本已在前面加上 ' 以防被当作公式；原始数据见同名 CSV。"),
     ):
         info.append([_xlsx_text(label), _xlsx_text(value)])
     if ed.sample:
@@ -402,16 +468,10 @@ def xlsx(table: Table, ed: Edition, site_url: str | None) -> bytes:
             f["name"], f.get("title", ""), TYPE_LABELS.get(f.get("type"), f.get("type")),
             f.get("unit", ""), f.get("description", ""), f.get("example", ""))])
 
-    when = _as_of_datetime(ed.as_of)
     wb.properties.creator = SITE_NAME
     wb.properties.title = f"{table.title} {ed.version}"
-    wb.properties.created = wb.properties.modified = when
-    buf = io.BytesIO()
-    ExcelWriter(wb, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED)).save()
-    # openpyxl stamps zip entries with the clock; rewrite them with as_of.
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src:
-        entries = [(i.filename, src.read(i)) for i in src.infolist()]
-    return deterministic_zip(entries, ed.as_of)
+    wb.properties.created = wb.properties.modified = datetime.fromisoformat(ed.as_of)
+    ExcelWriter(wb, StampedZip(dest, ed.as_of)).save()  # save() closes the zip
 
 
 def _bold(ws, text):
@@ -434,37 +494,17 @@ def _xlsx_value(value):
 
 
 def _widths(table: Table, titles: list[str]) -> list[float]:
-    widths = []
-    for i, name in enumerate(table.header):
-        longest = max([_display_width(titles[i]), _display_width(name)]
-                      + [_display_width(r[i]) for r in table.rows])
-        widths.append(min(max(longest + 2, 8), 60))
-    return widths
+    sample = list(itertools.islice(table.records(), WIDTH_SAMPLE))
+    return [min(max(max([_display_width(titles[i]), _display_width(name)]
+                        + [_display_width(r[i]) for r in sample]) + 2, 8), 60)
+            for i, name in enumerate(table.header)]
 
 
 def _display_width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _as_of_datetime(as_of: str) -> datetime:
-    return datetime.fromisoformat(as_of)
-
-
-def deterministic_zip(entries: list[tuple[str, bytes]], as_of: str) -> bytes:
-    """A zip whose bytes depend only on its entries and the as_of date."""
-    stamp = _as_of_datetime(as_of).timetuple()[:6]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data, compresslevel=9)
-    return buf.getvalue()
-
-
-def standalone_descriptor(ed: Edition) -> dict:
+def standalone_descriptor(ed: Edition) -> bytes:
     """The release's descriptor with schemas inlined and each CSV's bytes and sha256."""
     descriptor = {"$schema": V2_PROFILE}  # the schemas use v2 constraints (exclusiveMinimum)
     descriptor.update((k, v) for k, v in ed.meta.items() if k != "resources")
@@ -474,56 +514,67 @@ def standalone_descriptor(ed: Edition) -> dict:
         out = {k: v for k, v in res.items() if k != "schema"}
         out.setdefault("title", table.title)
         out.update(path=f"{table.name}.csv", format="csv", mediatype="text/csv",
-                   encoding="utf-8", bytes=len(table.raw),
-                   hash="sha256:" + hashlib.sha256(table.raw).hexdigest(),
+                   encoding="utf-8", bytes=table.size, hash=f"sha256:{table.sha256}",
                    schema=table.schema)
         resources.append(out)
     descriptor["resources"] = resources
-    return descriptor
+    return (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _json_bytes(obj) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+def sha256sums(digests: dict[str, str]) -> bytes:
+    """`sha256sum -c` format, sorted by file name."""
+    return "".join(f"{digests[name]}  {name}\n" for name in sorted(digests)).encode("utf-8")
 
 
-def sha256sums(files: dict[str, bytes]) -> bytes:
-    return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                   for name, data in sorted(files.items())).encode("utf-8")
-
-
-def package_zip(ed: Edition, site_url: str | None) -> bytes:
-    files = {DESCRIPTOR_NAME: _json_bytes(standalone_descriptor(ed)),
+def write_package_zip(ed: Edition, site_url: str | None, dest: Path) -> None:
+    small = {DESCRIPTOR_NAME: standalone_descriptor(ed),
              "README.md": readme(ed, site_url).encode("utf-8")}
-    files.update({f"{t.name}.csv": t.raw for t in ed.tables.values()})
-    entries = list(files.items()) + [(SUMS_NAME, sha256sums(files))]
-    return deterministic_zip(entries, ed.as_of)
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
+    digests.update({f"{t.name}.csv": t.sha256 for t in ed.tables.values()})
+    with StampedZip(dest, ed.as_of) as zf:
+        for name, data in small.items():
+            zf.writestr(name, data)
+        for t in ed.tables.values():
+            with t.open_raw() as src:
+                zf.write_stream(f"{t.name}.csv", src, t.size)
+        zf.writestr(SUMS_NAME, sha256sums(digests))
 
 
 def readme(ed: Edition, site_url: str | None) -> str:
     return environment().get_template("package_readme.md.j2").render(
         edition=ed, citation=citation(ed, site_url), licenses=ed.meta.get("licenses", []),
-        datasets=dictionary(ed), zip_name=ZIP_NAME)
+        datasets=dictionary(ed))
 
 
 def write_edition(ed: Edition, folder: Path, site_url: str | None) -> Written:
     folder.mkdir(parents=True, exist_ok=True)
     written = Written()
-    contents: dict[str, bytes] = {}
 
-    def put(name: str, data: bytes, label: str = "") -> FileInfo:
-        (folder / name).write_bytes(data)
-        contents[name] = data
-        return FileInfo(name, len(data), hashlib.sha256(data).hexdigest(), label)
+    def put(name: str, write, label: str = "") -> FileInfo:
+        path = folder / name
+        write(path)
+        return FileInfo(name, path.stat().st_size, _sha256_file(path), label)
 
-    for table in ed.tables.values():
-        makers = {"csv": lambda: plain_csv(table), "excel_csv": lambda: excel_csv(table),
-                  "xlsx": lambda: xlsx(table, ed, site_url), "json": lambda: json_records(table)}
-        written.tables[table.name] = [put(pattern.format(name=table.name), makers[key](), label)
-                                      for key, label, pattern in FORMATS]
-    written.package = [put(ZIP_NAME, package_zip(ed, site_url), "数据包 ZIP"),
-                       put(DESCRIPTOR_NAME, _json_bytes(standalone_descriptor(ed)), "datapackage.json")]
-    (folder / SUMS_NAME).write_bytes(sha256sums(contents))
+    for t in ed.tables.values():
+        writers = {"csv": lambda p, t=t: write_plain_csv(t, p),
+                   "excel_csv": lambda p, t=t: write_excel_csv(t, p),
+                   "xlsx": lambda p, t=t: write_xlsx(t, ed, site_url, p),
+                   "json": lambda p, t=t: write_json(t, p)}
+        written.tables[t.name] = [put(pattern.format(name=t.name), writers[key], label)
+                                  for key, label, pattern in FORMATS]
+    written.package = [
+        put(ZIP_NAME, lambda p: write_package_zip(ed, site_url, p), "数据包 ZIP"),
+        put(DESCRIPTOR_NAME, lambda p: p.write_bytes(standalone_descriptor(ed)), "datapackage.json")]
+    (folder / SUMS_NAME).write_bytes(sha256sums({f.file: f.sha256 for f in written.all()}))
     return written
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- dictionary, citation
