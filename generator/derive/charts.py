@@ -108,35 +108,53 @@ def price_points(pkg, price_records: pd.DataFrame, products: pd.DataFrame) -> pd
                            ignore_index=True)
 
 
+def _span(values: pd.Series) -> str | None:
+    """'2019-12-01', or '2019-12-01 至 2019-12-20' when the dates differ; None if none."""
+    dates = sorted(v for v in values if present(v))
+    if not dates:
+        return None
+    return dates[0] if dates[0] == dates[-1] else f"{dates[0]} 至 {dates[-1]}"
+
+
 def payment_vs_price(pkg, products: pd.DataFrame) -> pd.DataFrame:
-    """Each payment standard beside the winning price of its product, where the
-    product won and the price has the standard's unit."""
+    """Payment standards beside the winning price of their product (where the
+    product won and the price has the standard's unit).
+
+    Standards of one product with the same amount, unit and basis are one row
+    (one plotted point) listing their regions: most regions set the same
+    standard, and one point per region would hide all but one."""
     s = pkg.tables["payment_standards"]
     prod = products.set_index("winner_id")
     regions = pkg.tables["regions"].set_index("region_code")["short_name"]
     units = pkg.tables["units"].set_index("unit_id")["name"]
+    batches = pkg.tables["batches"].set_index("batch_id")["name"]
     sources = source_labels(pkg)
-    rows = []
-    for r in s.to_dict("records"):
-        wid = r["winner_id"] if present(r["winner_id"]) else None
-        p = prod.loc[wid] if wid else None
-        comparable = p is not None and p["won"] and present(p["price"]) and p["price_unit"] == r["amount_unit"]
-        rows.append({
-            "standard_id": r["standard_id"], "unit_id": r["unit_id"], "region_code": r["region_code"],
-            "region": regions[r["region_code"]], "winner_id": wid,
-            "product": p["product"] if wid else f"{units[r['unit_id']]}（全品种）",
-            "company": p["company"] if wid else None,
-            "amount": r["amount"], "winning_price": float(p["price"]) if comparable else None,
-            "price_unit": r["amount_unit"], "basis": BASIS_LABELS[r["basis"]],
-            "effective_from": r["effective_from"],
-            "effective_to": r["effective_to"] if present(r["effective_to"]) else None,
-            "source": sources[r["source_id"]],
-        })
-    cols = ["standard_id", "unit_id", "region_code", "region", "winner_id", "product", "company", "amount",
-            "winning_price", "price_unit", "basis", "effective_from", "effective_to", "source"]
-    return pd.DataFrame(rows, columns=cols).sort_values(
-        ["unit_id", "price_unit", "region_code", "company", "product", "effective_from", "standard_id"],
-        ignore_index=True, na_position="first")
+    wid = s["winner_id"]
+    price = wid.map(prod["price"])
+    comparable = wid.map(prod["won"]).eq(True) & price.notna() & wid.map(prod["price_unit"]).eq(s["amount_unit"])
+    df = pd.DataFrame({
+        "unit_id": s["unit_id"], "winner_id": wid,
+        "product": wid.map(prod["product"]).where(wid.notna(), s["unit_id"].map(units) + "（全品种）"),
+        "company": wid.map(prod["company"]), "round": s["batch_id"].map(batches),
+        "amount": s["amount"], "price_unit": s["amount_unit"], "basis": s["basis"].map(BASIS_LABELS),
+        "winning_price": price.where(comparable).astype(float),
+        "region_code": s["region_code"], "effective_from": s["effective_from"],
+        "effective_to": s["effective_to"], "standard_id": s["standard_id"],
+        "source": s["source_id"].map(sources),
+    }).sort_values(["region_code", "effective_from", "standard_id"])
+    keys = ["unit_id", "winner_id", "product", "company", "round", "amount", "price_unit", "basis",
+            "winning_price"]
+    out = df.groupby(keys, dropna=False, sort=False).agg(
+        regions=("region_code", lambda c: "、".join(dict.fromkeys(regions[x] for x in c))),
+        n_regions=("region_code", "nunique"),
+        effective_from=("effective_from", _span), effective_to=("effective_to", _span),
+        standard_ids=("standard_id", lambda c: "|".join(sorted(c))),
+        source=("source", lambda c: "；".join(dict.fromkeys(c))),
+    ).reset_index()
+    out = out.astype({"winner_id": object, "company": object})
+    out.loc[out["winner_id"].isna(), ["winner_id", "company"]] = None
+    return out.sort_values(["unit_id", "price_unit", "company", "product", "amount", "basis"],
+                           ignore_index=True, na_position="first")
 
 
 def execution(pkg, notices: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import altair as alt
@@ -195,17 +196,22 @@ def unit_prices_frame(price_points: pd.DataFrame, unit_id: str):
 
 
 def payment_frame(payment: pd.DataFrame, unit_id: str):
-    """Unit: payment standards beside the winning price of the same product."""
+    """Unit: one row per product and distinct payment standard, with the regions
+    that set it and the product's winning price."""
     rows = payment[payment["unit_id"] == unit_id]
-    label = rows["region"] + "｜" + rows["company"].fillna("全品种") + " " + rows["product"]
-    label = label.where(~label.duplicated(keep=False), label + "｜自" + rows["effective_from"])
+    label = (rows["company"] + " " + rows["product"]).where(rows["company"].notna(), rows["product"])
+    # The same label for products of different rounds: name the round.
+    shared = label.groupby(label).transform(lambda g: rows.loc[g.index, "winner_id"].nunique(dropna=False) > 1)
+    label = label.where(~shared.astype(bool), label + "｜" + rows["round"])
     frame = _table({
-        "图中标签": label, "标准编号": rows["standard_id"], "地区": rows["region"], "企业": rows["company"],
-        "产品": rows["product"], "医保支付标准": rows["amount"], "中选价": rows["winning_price"],
-        "价格单位": rows["price_unit"], "支付标准依据": rows["basis"], "生效日期": rows["effective_from"],
-        "截止日期": rows["effective_to"], "来源": rows["source"],
+        "图中标签": label, "企业": rows["company"], "产品": rows["product"], "批次": rows["round"],
+        "医保支付标准": rows["amount"], "中选价": rows["winning_price"], "价格单位": rows["price_unit"],
+        "支付标准依据": rows["basis"], "地区数": rows["n_regions"], "地区": rows["regions"],
+        "生效日期": rows["effective_from"], "截止日期": rows["effective_to"],
+        "标准编号": rows["standard_ids"], "来源": rows["source"],
     })
-    notes = ["中选价只在该产品中选、且与支付标准单位相同时画出；未中选产品只有支付标准。"]
+    notes = ["每行一个产品：◆ 为医保支付标准（颜色表示依据；同一金额的各地区合为一点，悬停可见地区），竖线为该产品的中选价。",
+             "中选价只在该产品中选、且与支付标准单位相同时画出。"]
     return frame, notes
 
 
@@ -291,6 +297,9 @@ def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
     cuts = frame["降幅（%）"]
     low = min(0.0, math.floor(cuts.min() / 5) * 5) if len(frame) else 0.0
     stack = int(((cuts - low) // 5).clip(upper=(100 - low) / 5 - 1).value_counts().max()) if len(frame) else 1
+    height = max(120, min(14 * stack + 20, 420))
+    diameter = 0.9 * (height - 10) / (stack + 0.5)  # dots of one bin touch, never overlap
+    size = max(6.0, min(90.0, math.pi / 4 * diameter ** 2))
     return alt.Chart(inline(frame)).transform_bin(
         ["分组起点", "分组终点"], field="降幅（%）", bin=alt.Bin(step=5, extent=[low, 100])
     ).transform_calculate(
@@ -298,7 +307,7 @@ def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
     ).transform_window(
         堆叠序号="row_number()", groupby=["分组起点"],
         sort=[alt.SortField("降幅（%）", order="descending"), alt.SortField("产品编号")],
-    ).mark_circle(size=90, opacity=0.85, stroke="white", strokeWidth=0.5).encode(
+    ).mark_circle(size=round(size, 1), opacity=0.85, stroke="white", strokeWidth=0.5).encode(
         x=alt.X(field="分组中点", type="quantitative", title="降幅（%）",
                 scale=alt.Scale(domain=[low, 100]), axis=alt.Axis(values=list(range(int(low), 101, 10)))),
         y=alt.Y(field="堆叠序号", type="quantitative", title="产品数（个）",
@@ -308,7 +317,7 @@ def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
                  _tip("降幅（%）", "quantitative", format=".1f"),
                  _tip("集采前中位价", "quantitative", format=PRICE_TIP_FORMAT),
                  _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"), _tip("来源")],
-    ).properties(width=WIDTH, height=max(120, min(14 * stack + 20, 420)))
+    ).properties(width=WIDTH, height=height)
 
 
 def winners_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -362,31 +371,31 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
     ).resolve_scale(y="independent")
 
 
+BASIS_ORDER = ["按中选价", "按同组最高中选价", "其他"]
+
+
 def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
-    """Each payment standard (diamond) beside its product's winning price (dot),
-    joined by a line; one panel per price unit."""
+    """One row per product: its payment standards in every region (diamonds,
+    coloured by basis) against its winning price (tick); one panel per unit."""
     units = sorted(frame["价格单位"].unique())
     unit = units[0] if len(units) == 1 else "单位见各分组标题"
-    y = alt.Y(field="图中标签", type="nominal", title=None, sort=list(frame["图中标签"]),
-              axis=alt.Axis(labelLimit=300))
-    tooltip = [_tip("地区"), _tip("企业"), _tip("产品"),
-               _tip("医保支付标准", "quantitative", format=PRICE_TIP_FORMAT),
+    y = alt.Y(field="图中标签", type="nominal", title=None, sort="ascending", axis=alt.Axis(labelLimit=300))
+    x_title = f"价格（{unit}）"
+    tooltip = [_tip("企业"), _tip("产品"), _tip("医保支付标准", "quantitative", format=PRICE_TIP_FORMAT),
                _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
-               _tip("支付标准依据"), _tip("生效日期"), _tip("截止日期"), _tip("来源")]
-    rule = alt.Chart().transform_filter(_present("中选价")).mark_rule(color="#9e9e9e", strokeWidth=2).encode(
-        x=alt.X(field="中选价", type="quantitative"), x2=alt.X2(field="医保支付标准"), y=y)
-    kinds = {"domain": ["医保支付标准", "中选价"]}
-    points = alt.Chart().transform_fold(
-        ["医保支付标准", "中选价"], as_=["价格类型", "价格"]
-    ).transform_filter(_present("价格")).mark_point(size=80, filled=True, opacity=0.9).encode(
-        x=alt.X(field="价格", type="quantitative", title=f"价格（{unit}）", scale=alt.Scale(zero=True)),
-        y=y,
-        color=alt.Color(field="价格类型", type="nominal", title="价格类型",
-                        scale=alt.Scale(**kinds, range=["#d62728", "#1f77b4"])),
-        shape=alt.Shape(field="价格类型", type="nominal", title="价格类型",
-                        scale=alt.Scale(**kinds, range=["diamond", "circle"])),
+               _tip("支付标准依据"), _tip("地区数", "quantitative"), _tip("地区"),
+               _tip("生效日期"), _tip("截止日期"), _tip("来源")]
+    winning = alt.Chart().transform_filter(_present("中选价")).mark_tick(
+        color="#222", thickness=2, size=18).encode(
+        x=alt.X(field="中选价", type="quantitative", title=x_title, scale=alt.Scale(zero=True)), y=y,
         tooltip=tooltip)
-    return alt.layer(rule, points, data=inline(frame)).properties(width=WIDTH - 120, height=alt.Step(20)).facet(
+    standards = alt.Chart().mark_point(shape="diamond", size=90, filled=True, opacity=0.85).encode(
+        x=alt.X(field="医保支付标准", type="quantitative", title=x_title), y=y,
+        color=alt.Color(field="支付标准依据", type="nominal", title="支付标准依据",
+                        scale=alt.Scale(domain=BASIS_ORDER, range=["#1f77b4", "#ff7f0e", "#d62728"])),
+        tooltip=tooltip)
+    return alt.layer(winning, standards, data=inline(frame)).properties(
+        width=WIDTH - 80, height=alt.Step(24)).facet(
         row=alt.Row(field="价格单位", type="nominal", title=None, header=alt.Header(**HEADER)),
     ).resolve_scale(y="independent", x="independent")
 
@@ -435,34 +444,45 @@ def _units(frame: pd.DataFrame, column: str) -> str:
     return "、".join(sorted(frame[column].dropna().unique()))
 
 
+def _by(frame: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
+    """Rows of a table by key, split once (filtering per page is quadratic)."""
+    return {k: g for k, g in frame.groupby(key, sort=False)}
+
+
 def plan(pkg, derived: dict[str, pd.DataFrame]):
     """Every chart of the site, page by page. A page without rows gets no chart."""
-    products = derived["chart_products"]
+    empty = derived["chart_products"].iloc[:0]
+    products = _by(derived["chart_products"], "batch_id")
     frame, notes = rounds_frame(derived["chart_rounds"])
     if len(frame):
         yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, rounds_chart(frame), notes,
                         "单位：%（降幅）", load="intent")
     for batch_id, name in derived["rounds"][["batch_id", "name"]].itertuples(index=False):
-        frame, notes = cuts_frame(products, batch_id)
+        rows = products.get(batch_id, empty)
+        frame, notes = cuts_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "cuts", f"{name}：中选产品降幅分布", frame,
                             cuts_chart(frame), notes, "单位：%（降幅）")
-        frame, notes = winners_frame(products, batch_id)
+        frame, notes = winners_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "winners", f"{name}：各企业中选产品数", frame,
                             winners_chart(frame), notes, "单位：个（中选产品）")
+    prices = _by(derived["chart_price_points"], "unit_id")
+    payment = _by(derived["chart_payment"], "unit_id")
     for unit_id, name in derived["units"][["unit_id", "name"]].itertuples(index=False):
-        frame, notes = unit_prices_frame(derived["chart_price_points"], unit_id)
-        if len(frame):
+        if unit_id in prices:
+            frame, notes = unit_prices_frame(prices[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "prices", f"{name}：各企业、各批次的单位价格", frame,
                             unit_prices_chart(frame), notes, "单位：" + _units(frame, "价格单位"))
-        frame, notes = payment_frame(derived["chart_payment"], unit_id)
-        if len(frame):
+        if unit_id in payment:
+            frame, notes = payment_frame(payment[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "payment", f"{name}：医保支付标准与中选价", frame,
-                            payment_chart(frame), notes, "单位：" + _units(frame, "价格单位"))
+                            payment_chart(frame), notes,
+                            "单位：" + _units(frame, "价格单位") + "；◆ 医保支付标准，｜ 中选价")
+    notices = _by(derived["chart_execution"], "region_code")
     for code, name in derived["provinces"][["region_code", "name"]].itertuples(index=False):
-        frame, notes = timeline_frame(derived["chart_execution"], code)
-        if len(frame):
+        if code in notices:
+            frame, notes = timeline_frame(notices[code], code)
             yield ChartPlan(f"province/{code}", "timeline", f"{name}：集采结果执行时间", frame,
                             timeline_chart(frame), notes, "日期：年-月-日")
 
@@ -576,6 +596,7 @@ def write_bundle(docs_dir: Path) -> Path:
 
 # ---------------------------------------------------------------- fonts
 
+@lru_cache(maxsize=1)
 def noto_faces() -> dict[str, tuple[Path, int]]:
     """style -> (file, index in the collection) of Noto Sans CJK SC."""
     from fontTools.ttLib import TTCollection, TTFont
@@ -606,9 +627,18 @@ def noto_faces() -> dict[str, tuple[Path, int]]:
 def text_of(specs: list[dict]) -> str:
     """Every character a chart may draw: its strings, plus digits, ASCII and
     the punctuation number and date formats produce."""
-    chars = set(json.dumps(specs, ensure_ascii=False))
-    chars |= {chr(c) for c in range(0x20, 0x7f)} | set("−…–—·，。、；：（）％")
+    chars = {chr(c) for c in range(0x20, 0x7f)} | set("−…–—·，。、；：（）％")
+    for spec in specs:
+        chars.update(json.dumps(spec, ensure_ascii=False))
     return "".join(sorted(chars))
+
+
+@lru_cache(maxsize=1)
+def font_identity() -> str:
+    """The fonts and renderer an SVG depends on: part of every cache key."""
+    faces = noto_faces()
+    files = sorted((s, str(p), p.stat().st_size, int(p.stat().st_mtime), i) for s, (p, i) in faces.items())
+    return json.dumps([files, getattr(vlc, "__version__", ""), vlc.get_vega_version(), vl_version()])
 
 
 def subset_fonts(text: str) -> tuple[str, Path]:
@@ -617,13 +647,11 @@ def subset_fonts(text: str) -> tuple[str, Path]:
     from fontTools import subset
     from fontTools.ttLib import TTCollection, TTFont
 
-    faces = noto_faces()
-    ident = json.dumps([text, sorted((s, str(p), p.stat().st_size, i) for s, (p, i) in faces.items())])
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    digest = hashlib.sha256((text + font_identity()).encode()).hexdigest()[:12]
     family = f"VBPCJK{digest}"
 
     def fill(folder: Path) -> None:
-        for style, (path, index) in faces.items():
+        for style, (path, index) in noto_faces().items():
             font = TTFont(str(path)) if index < 0 else TTCollection(str(path)).fonts[index]
             options = subset.Options()
             options.name_IDs = ["*"]
@@ -665,6 +693,27 @@ def render_svg(spec: dict, family: str) -> str:
     return svg.replace(f"&quot;{family}&quot;, ", "").replace(f'"{family}", ', "")
 
 
+def render_svgs(specs: list[dict], family: str) -> list[str]:
+    """SVGs of many specs. An SVG depends only on its spec, the renderer and the
+    fonts, so it is cached under build/cache by their hash: a rebuild renders
+    only the charts whose data changed."""
+    cache = CACHE / "chart-svg"
+    ident = font_identity()
+    keys = [hashlib.sha256((json.dumps(s, sort_keys=True, ensure_ascii=False) + ident).encode()).hexdigest()
+            for s in specs]
+    paths = [cache / k[:2] / f"{k}.svg" for k in keys]
+    out = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
+    for i, svg in enumerate(out):
+        if svg is not None:
+            continue
+        out[i] = svg = render_svg(specs[i], family)
+        paths[i].parent.mkdir(parents=True, exist_ok=True)
+        tmp = paths[i].with_name(f".{paths[i].name}.{os.getpid()}")
+        tmp.write_text(svg, encoding="utf-8")
+        os.replace(tmp, paths[i])
+    return out
+
+
 def _svg_size(svg: str) -> tuple[int, int]:
     head = svg[:500]
     w = re.search(r'\bwidth="([\d.]+)"', head)
@@ -672,7 +721,7 @@ def _svg_size(svg: str) -> tuple[int, int]:
     return (round(float(w.group(1))) if w else 0, round(float(h.group(1))) if h else 0)
 
 
-def write_chart(plan_: ChartPlan, spec: dict, family: str, docs_dir: Path) -> ChartArtifact:
+def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> ChartArtifact:
     folder = docs_dir / "charts" / plan_.page
     folder.mkdir(parents=True, exist_ok=True)
     frame = plan_.frame
@@ -680,7 +729,6 @@ def write_chart(plan_: ChartPlan, spec: dict, family: str, docs_dir: Path) -> Ch
     numeric = {i for i, c in enumerate(columns) if pd.api.types.is_numeric_dtype(frame[c])}
     rows = [[cell(v) for v in r] for r in frame.itertuples(index=False, name=None)]
     (folder / f"{plan_.name}.csv").write_text(csv_text(columns, rows, numeric), encoding="utf-8-sig")
-    svg = render_svg(spec, family)
     (folder / f"{plan_.name}.svg").write_text(svg, encoding="utf-8")
     base = f"charts/{plan_.chart_id}"
     width, height = _svg_size(svg)
@@ -692,7 +740,9 @@ def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
     write_bundle(ctx.docs_dir)
     plans = list(plan(ctx.pkg, ctx.derived))
+    if not plans:
+        return
     specs = [spec_of(p, ctx.pkg) for p in plans]
-    family = use_fonts(specs) if plans else ""
-    for p, spec in zip(plans, specs):
-        ctx.charts[p.chart_id] = write_chart(p, spec, family, ctx.docs_dir)
+    family = use_fonts(specs)
+    for p, spec, svg in zip(plans, specs, render_svgs(specs, family)):
+        ctx.charts[p.chart_id] = write_chart(p, spec, svg, ctx.docs_dir)

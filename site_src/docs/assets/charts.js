@@ -71,7 +71,7 @@
         tooltip: { theme: "light" },
         // Vega-Lite warns that layers filtered differently share a faceted scale:
         // true of every layered price chart here and harmless (fixed sizes).
-        logLevel: window.vega.Error
+        logLevel: 1  // vega.Error
       });
     }).then(function (result) {
       figure.vbpView = result.view;

@@ -1,0 +1,416 @@
+"""Charts (issue #6): every chart's CSV holds exactly the rows it plots, the
+plotted values are recomputed here from data/ (with csv, not the generator),
+the spec embedded in the page plots those same rows, the static SVG is drawn
+with a CJK font and names its unit, date and source, and nothing from the data
+can break out of the page."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, copy_data, read_rows, write_rows
+from generator.derive import derive
+from generator.package import load
+from generator.render import charts as C
+
+REFERENCE = {"median_pre", "max_bid"}
+KIND = {"median_pre": "集采前中位价", "max_bid": "最高有效申报价", "bid": "未中选报价",
+        "winning_bid": "中选价", "renewal": "接续价", "listed": "挂网价"}
+BASIS = {"winning_price": "按中选价", "highest_winning_price": "按同组最高中选价", "other": "其他"}
+SPEC = re.compile(r'<figure class="vbp-chart" id="([^"]+)" data-chart="([^"]+)".*?'
+                  r'<script type="application/json" class="vbp-chart-spec">(.*?)</script>', re.S)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {name: read_rows(DATA / f"{name}.csv") for name in
+            ("batches", "units", "winners", "prices", "companies", "regions", "payment_standards",
+             "execution_notices")}
+
+
+def chart_csv(site: Path, chart_id: str) -> list[dict]:
+    raw = (site / "charts" / f"{chart_id}.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "BOM for Excel"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def num(text: str) -> float | None:
+    return None if text == "" else float(text)
+
+
+def plotted_rows(spec: dict) -> list[dict]:
+    """The one dataset every mark of the chart draws from."""
+    datasets = spec.get("datasets", {})
+    assert len(datasets) <= 1, list(datasets)
+    data = spec["data"]
+    return data["values"] if "values" in data else datasets[data["name"]]
+
+
+def unneutralised(text: str) -> str:
+    """A CSV cell without the apostrophe that keeps spreadsheets from running it."""
+    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def embedded(site: Path) -> dict[str, dict]:
+    """chart id -> (spec, page) for every chart block in the built site."""
+    found = {}
+    for page in site.rglob("*.html"):
+        for dom_id, chart_id, spec in SPEC.findall(page.read_text(encoding="utf-8")):
+            assert chart_id not in found, chart_id
+            found[chart_id] = {"spec": json.loads(spec), "page": page, "dom_id": dom_id}
+    return found
+
+
+def own_price(data, winner, kind):
+    """The product's price of a kind: from its own round first (as the pages show it)."""
+    rows = [p for p in data["prices"] if p["winner_id"] == winner["winner_id"] and p["kind"] == kind]
+    own = [p for p in rows if p["batch_id"] == winner["batch_id"]]
+    rows = own or rows
+    return max(rows, key=lambda p: (p["effective_date"], p["price_id"])) if rows else None
+
+
+def expected_cuts(data, batch_id):
+    out = {}
+    for w in data["winners"]:
+        if w["batch_id"] != batch_id or w["won"] != "true":
+            continue
+        win, pre = own_price(data, w, "winning_bid"), own_price(data, w, "median_pre")
+        if win and pre:
+            m, p = float(pre["unit_price"]), float(win["unit_price"])
+            out[w["winner_id"]] = {"pre": m, "win": p, "unit": win["unit_price_unit"],
+                                   "cut": (m - p) / m * 100}
+    return out
+
+
+# ---------------------------------------------------------------- each chart, recomputed from data/
+
+def test_round_cut_charts_plot_every_won_product_with_both_prices(sample_site, data):
+    for b in data["batches"]:
+        expected = expected_cuts(data, b["batch_id"])
+        path = sample_site / "charts" / "round" / b["batch_id"] / "cuts.csv"
+        if not expected:
+            assert not path.exists(), path
+            continue
+        rows = chart_csv(sample_site, f"round/{b['batch_id']}/cuts")
+        assert {r["产品编号"] for r in rows} == set(expected), b["batch_id"]
+        for r in rows:
+            e = expected[r["产品编号"]]
+            assert num(r["集采前中位价"]) == e["pre"] and num(r["中选价"]) == e["win"]
+            assert r["价格单位"] == e["unit"]
+            assert num(r["降幅（%）"]) == pytest.approx(e["cut"], abs=0.005)
+            assert r["来源"], r
+
+
+def test_home_chart_has_each_rounds_median_cut(sample_site, data):
+    rows = {r["批次编号"]: r for r in chart_csv(sample_site, "home/rounds")}
+    expected = {b["batch_id"]: b for b in data["batches"] if expected_cuts(data, b["batch_id"])}
+    assert set(rows) == set(expected)
+    for batch_id, b in expected.items():
+        cuts = [e["cut"] for e in expected_cuts(data, batch_id).values()]
+        r = rows[batch_id]
+        assert num(r["降幅中位数（%）"]) == pytest.approx(statistics.median(cuts), abs=0.005)
+        assert int(r["计入降幅的产品数"]) == len(cuts)
+        assert int(r["中选产品数"]) == sum(1 for w in data["winners"]
+                                        if w["batch_id"] == batch_id and w["won"] == "true")
+        assert r["公布日期"] == b["announced_date"] and r["批次"] == b["name"]
+
+
+def test_round_winner_charts_have_every_winning_product_by_company(sample_site, data):
+    short = {c["company_id"]: c["short_name"] for c in data["companies"]}
+    for b in data["batches"]:
+        won = {w["winner_id"]: w for w in data["winners"] if w["batch_id"] == b["batch_id"] and w["won"] == "true"}
+        path = sample_site / "charts" / "round" / b["batch_id"] / "winners.csv"
+        if not won:
+            assert not path.exists()
+            continue
+        rows = chart_csv(sample_site, f"round/{b['batch_id']}/winners")
+        assert len({w["company_id"] for w in won.values()}) <= C.TOP_COMPANIES  # else only the top ones
+        assert sorted(r["产品编号"] for r in rows) == sorted(won)
+        counts = {}
+        for r in rows:
+            w = won[r["产品编号"]]
+            assert r["企业"] == short[w["company_id"]]
+            price = own_price(data, w, "winning_bid")
+            assert num(r["中选价"]) == (float(price["unit_price"]) if price else None)
+            counts[r["企业"]] = counts.get(r["企业"], 0) + 1
+        ranks = [int(r["企业排名"]) for r in rows]
+        assert ranks == sorted(ranks)
+        by_rank = [counts[r["企业"]] for r in rows]
+        assert by_rank == sorted(by_rank, reverse=True), "companies with more winning products first"
+
+
+def test_unit_price_charts_plot_every_price_once_in_one_unit_per_panel(sample_site, data):
+    winners = {w["winner_id"]: w for w in data["winners"]}
+    short = {c["company_id"]: c["short_name"] for c in data["companies"]}
+    for u in data["units"]:
+        prices = {p["price_id"]: p for p in data["prices"] if winners[p["winner_id"]]["unit_id"] == u["unit_id"]}
+        if not prices:
+            continue
+        rows = chart_csv(sample_site, f"unit/{u['unit_id']}/prices")
+        seen = []
+        panels = {}
+        for r in rows:
+            ids = r["价格记录"].split("|")
+            seen += ids
+            panels.setdefault(r["分组"], set()).add(r["价格单位"])
+            for pid in ids:
+                p = prices[pid]
+                assert (num(r["单位价格"]), r["价格单位"], r["日期"], r["价格类型"]) == (
+                    float(p["unit_price"]), p["unit_price_unit"], p["effective_date"], KIND[p["kind"]])
+                if p["kind"] in REFERENCE:
+                    assert r["企业"] == "" and r["产品编号"] == ""
+                else:
+                    assert r["企业"] == short[winners[p["winner_id"]]["company_id"]]
+                    assert r["产品编号"] == p["winner_id"]
+        assert sorted(seen) == sorted(prices), u["unit_id"]
+        assert all(len(units) == 1 for units in panels.values()), panels
+
+
+def test_payment_charts_have_every_standard_beside_the_winning_price(sample_site, data):
+    winners = {w["winner_id"]: w for w in data["winners"]}
+    for u in data["units"]:
+        standards = {s["standard_id"]: s for s in data["payment_standards"] if s["unit_id"] == u["unit_id"]}
+        path = sample_site / "charts" / "unit" / u["unit_id"] / "payment.csv"
+        if not standards:
+            assert not path.exists()
+            continue
+        rows = chart_csv(sample_site, f"unit/{u['unit_id']}/payment")
+        seen = []
+        for r in rows:
+            ids = r["标准编号"].split("|")
+            seen += ids
+            assert int(r["地区数"]) == len({standards[i]["region_code"] for i in ids})
+            for sid in ids:
+                s = standards[sid]
+                assert (num(r["医保支付标准"]), r["价格单位"], r["支付标准依据"]) == (
+                    float(s["amount"]), s["amount_unit"], BASIS[s["basis"]])
+                w = winners.get(s["winner_id"])
+                win = own_price(data, w, "winning_bid") if w and w["won"] == "true" else None
+                expected = float(win["unit_price"]) if win and win["unit_price_unit"] == s["amount_unit"] else None
+                assert num(r["中选价"]) == expected, sid
+        assert sorted(seen) == sorted(standards)
+
+
+def test_province_timelines_have_every_notice_of_the_region(sample_site, data):
+    pages = [p.parent.name for p in (sample_site / "province").glob("*/index.html")]
+    assert pages
+    for code in pages:
+        notices = {n["notice_id"]: n for n in data["execution_notices"] if n["region_code"] == code}
+        path = sample_site / "charts" / "province" / code / "timeline.csv"
+        if not notices:
+            assert not path.exists()
+            continue
+        rows = chart_csv(sample_site, f"province/{code}/timeline")
+        assert sorted(r["通知编号"] for r in rows) == sorted(notices)
+        for r in rows:
+            n = notices[r["通知编号"]]
+            assert (r["通知发布日期"], r["执行开始日期"], r["协议期截止日期"], r["文号"]) == (
+                n["published_date"], n["execution_start"], n["agreement_end"], n["doc_number"])
+        starts = [r["执行开始日期"] for r in rows]
+        assert starts == sorted(starts)
+
+
+# ---------------------------------------------------------------- what the page plots
+
+def test_every_chart_plots_exactly_the_rows_of_its_csv_and_table(sample_site):
+    charts = embedded(sample_site)
+    files = sorted(p.relative_to(sample_site / "charts").with_suffix("").as_posix()
+                   for p in (sample_site / "charts").rglob("*.csv"))
+    assert files and sorted(charts) == files
+    for chart_id, found in charts.items():
+        values = plotted_rows(found["spec"])
+        rows = chart_csv(sample_site, chart_id)
+        assert len(values) == len(rows), chart_id
+        for plotted, row in zip(values, rows):
+            assert list(plotted) == list(row), chart_id
+            for key, text in row.items():
+                value = plotted[key]
+                if value is None:
+                    assert text == "", (chart_id, key)
+                elif isinstance(value, (int, float)):
+                    assert float(text) == value, (chart_id, key)
+                else:
+                    assert unneutralised(text) == value, (chart_id, key)
+        page = found["page"].read_text(encoding="utf-8")
+        block = page[page.index(f'id="{found["dom_id"]}"'):]
+        block = block[: block.index("</figure>")]
+        cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", block, re.S)]
+        assert cells == [unneutralised(v) for row in rows for v in row.values()], chart_id
+
+
+def test_each_chart_links_its_static_svg_and_downloads(sample_site):
+    for chart_id, found in embedded(sample_site).items():
+        page = found["page"].read_text(encoding="utf-8")
+        block = page[page.index(f'id="{found["dom_id"]}"'):]
+        block = block[: block.index("</figure>")]
+        for ext in ("svg", "csv"):
+            hrefs = re.findall(rf'(?:src|href)="([^"]+/{re.escape(chart_id.rsplit("/", 1)[1])}\.{ext})"', block)
+            assert hrefs, (chart_id, ext)
+            for href in hrefs:
+                assert (found["page"].parent / href).resolve() == (sample_site / "charts" / f"{chart_id}.{ext}").resolve()
+        assert "图片 PNG" in block and "图表数据" in block and "<details" in block
+
+
+def test_static_svgs_name_unit_source_and_date_and_use_a_cjk_font(sample_site):
+    meta = json.loads((DATA / "datapackage.json").read_text(encoding="utf-8"))
+    svgs = sorted((sample_site / "charts").rglob("*.svg"))
+    assert svgs
+    for path in svgs:
+        svg = path.read_text(encoding="utf-8")
+        joined = html.unescape(re.sub(r"<[^>]+>", "", svg))
+        assert f"数据截至 {meta['as_of']}" in joined and "来源：" in joined, path
+        assert "单位：" in joined or "日期：" in joined, path
+        assert "示例数据，非真实价格" in joined, path
+        assert "Noto Sans CJK SC" in svg and "VBPCJK" not in svg, path
+        assert "<script" not in svg and "onload" not in svg, path
+
+
+def test_axes_name_their_units_and_dates_are_iso(sample_data_plans):
+    for plan, spec in sample_data_plans:
+        titles, formats = [], []
+
+        def walk(node):
+            if isinstance(node, dict):
+                for channel in ("x", "y"):
+                    enc = node.get("encoding", {}).get(channel)
+                    if isinstance(enc, dict) and enc.get("title"):
+                        if enc.get("type") == "quantitative":
+                            titles.append(enc["title"])
+                        if enc.get("type") == "temporal":
+                            formats.append(enc["axis"]["format"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(spec)
+        assert titles or formats, plan.chart_id
+        for title in titles:
+            assert re.search(r"（.*(%|元/|个).*）", title), (plan.chart_id, title)
+        assert all(f == "%Y-%m-%d" for f in formats), plan.chart_id
+
+
+@pytest.fixture(scope="module")
+def sample_data_plans():
+    pkg = load(DATA)
+    plans = list(C.plan(pkg, derive(pkg)))
+    # validate=True: Altair checks each spec against the Vega-Lite schema
+    return [(p, C.spec_of(p, pkg, validate=True)) for p in plans]
+
+
+def test_tooltips_name_product_or_round_company_and_source(sample_data_plans):
+    for plan, spec in sample_data_plans:
+        fields = set()
+
+        def walk(node):
+            if isinstance(node, dict):
+                tips = node.get("encoding", {}).get("tooltip")
+                for t in tips or []:
+                    fields.add(t["field"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(spec)
+        assert "来源" in fields, plan.chart_id
+        assert fields & {"产品", "批次"}, plan.chart_id
+        if plan.name in ("cuts", "winners", "prices", "payment"):
+            assert {"产品", "企业"} <= fields, plan.chart_id
+
+
+# ---------------------------------------------------------------- units never share an axis
+
+def test_a_unit_priced_per_tablet_and_per_capsule_gets_one_panel_per_unit(tmp_path):
+    data = copy_data(tmp_path / "data")
+    wid = "w-nat-drug-1x-atv-10-qilu"
+    winners = read_rows(data / "winners.csv")
+    for w in winners:
+        if w["winner_id"] == wid:
+            w["smallest_unit"] = "粒"
+    write_rows(data / "winners.csv", winners)
+    for name, field in (("prices", "unit_price_unit"), ("payment_standards", "amount_unit")):
+        rows = read_rows(data / f"{name}.csv")
+        for r in rows:
+            if r["winner_id"] == wid:
+                r[field] = "元/粒"
+        write_rows(data / f"{name}.csv", rows)
+    pkg = load(data)
+    d = derive(pkg)
+    frame, _ = C.unit_prices_frame(d["chart_price_points"], "u-atorvastatin-oral")
+    units_by_panel = frame.groupby("分组")["价格单位"].unique()
+    assert all(len(u) == 1 for u in units_by_panel), units_by_panel
+    assert {"10mg（元/粒）", "10mg（元/片）"} <= set(units_by_panel.index)
+    spec = C.unit_prices_chart(frame).to_dict()
+    assert spec["resolve"]["scale"]["y"] == "independent" and spec["facet"]["row"]["field"] == "分组"
+    assert "单位见各分组标题" in json.dumps(spec, ensure_ascii=False)
+    frame, _ = C.payment_frame(d["chart_payment"], "u-atorvastatin-oral")
+    spec = C.payment_chart(frame).to_dict()
+    assert set(frame["价格单位"]) == {"元/片", "元/粒"}
+    assert spec["facet"]["row"]["field"] == "价格单位" and spec["resolve"]["scale"]["x"] == "independent"
+
+
+# ---------------------------------------------------------------- rendering and escaping
+
+def test_chinese_labels_are_measured_with_a_cjk_font():
+    """20 Han characters at 11 px take about 220 px; a font without CJK glyphs
+    measures them as something else, and the axis would overlap its labels."""
+    label = "阿托伐他汀" * 4
+    assert len(label) == 20
+    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "data": {"values": [{"a": label, "b": 1}]}, "mark": "point",
+            "encoding": {"y": {"field": "a", "type": "nominal", "title": None,
+                               "axis": {"labelFontSize": 11, "labelLimit": 0}},
+                         "x": {"field": "b", "type": "quantitative", "title": None}},
+            "config": {"font": C.FONT}}
+    svg = C.render_svg(spec, C.use_fonts([spec]))
+    x = float(re.search(r'class="marks"[^>]*>.*?<g[^>]*transform="translate\(([\d.]+),', svg, re.S).group(1))
+    assert 20 * 11 * 0.95 <= x <= 20 * 11 * 1.25, x
+    assert 'font-family="&quot;Noto Sans CJK SC&quot;' in svg
+
+
+def test_chart_block_escapes_everything_from_the_data():
+    hostile = '</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;'
+    artifact = C.ChartArtifact(
+        chart_id="unit/u-x/prices", page="unit/u-x", title=hostile, notes=[hostile],
+        spec={"data": {"values": [{"企业": hostile}]}, "mark": "point"},
+        columns=["企业", hostile], rows=[[hostile, "1"]],
+        files={"csv": "charts/unit/u-x/prices.csv", "svg": "charts/unit/u-x/prices.svg"}, width=10, height=10)
+    from generator.render.templating import environment
+
+    out = environment().from_string('{% from "_chart.html.j2" import chart %}{{ chart(c) }}').render(c=artifact)
+    assert "<img src=x" not in out and "<script>alert" not in out and "onerror=alert(2)>" not in out
+    assert out.count("<script") == 1 and out.count("</script>") == 1
+    spec = out[out.index('class="vbp-chart-spec">') + len('class="vbp-chart-spec">'): out.index("</script>")]
+    assert "<" not in spec and ">" not in spec and "&" not in spec
+    assert json.loads(spec)["data"]["values"][0]["企业"] == hostile
+    assert 'src="../../charts/unit/u-x/prices.svg"' in out
+    assert html.unescape(re.search(r"<td>(.*?)</td>", out).group(1)) == hostile
+    assert environment().from_string('{% from "_chart.html.j2" import chart %}{{ chart(none) }}').render() == ""
+
+
+def test_csv_neutralises_formulas_in_text_only():
+    text = C.csv_text(["企业", "降幅（%）"], [["=HYPERLINK(1)", "-3.5"], ["@x", "12"]], numeric={1})
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["'=HYPERLINK(1)", "-3.5"] and rows[2] == ["'@x", "12"]
+
+
+def test_bundle_is_served_from_the_site_with_its_licence_and_only_loaded_by_charts_js(sample_site):
+    bundle = sample_site / "assets" / "vendor" / "vega" / "vega-bundle.js"
+    assert bundle.stat().st_size > 500_000
+    text = bundle.read_text(encoding="utf-8")
+    assert "vegaEmbed" in text and "expressionInterpreter" in text
+    assert "BSD-3-Clause" in (bundle.parent / "LICENSES.txt").read_text(encoding="utf-8")
+    for page in sample_site.rglob("*.html"):
+        html_text = page.read_text(encoding="utf-8")
+        assert "vega-bundle.js" not in html_text, page
+        assert re.search(r'<script src="[^"]*assets/charts\.js"', html_text), page
