@@ -152,6 +152,16 @@ def test_filters_category_round_province_won(sample_records):
     assert kinds == {"品种", "产品", "企业", "地区", "批次", "执行通知"}
 
 
+def test_records_have_distinct_index_paths_and_urls_for_shared_pages(sample_records):
+    """Notices live on their province's page: their records need paths of their own
+    (or they would replace the province's record) and carry the page's URL."""
+    paths = [rec.file_path() for rec in sample_records.values()]
+    assert len(paths) == len(set(paths))
+    notice = next(rec for rec in sample_records.values() if rec.kind == "notice")
+    assert notice.url.startswith("/province/")
+    assert f'content="{notice.url}"' in notice.html()
+
+
 def test_record_html_escapes_data():
     rec = Record('/unit/x/', "unit", 'A<script>alert(1)</script>"&', ["<b>"],
                  meta={"price": 'x" onmouseover="y'}, filters={"批次": ["a,b:c"]})

@@ -170,3 +170,16 @@ def test_keyboard_slash_opens_and_escape_closes(page, site):
     assert page.evaluate("document.activeElement.id") == "vbp-search-input"
     page.keyboard.press("Escape")
     assert page.get_attribute("#vbp-search-panel", "hidden") is not None
+
+
+def test_notice_found_by_document_number_leads_to_its_province(page, site):
+    notices = [n for n in read_rows(site["data"] / "execution_notices.csv") if n["doc_number"]]
+    if not notices:
+        pytest.skip("no execution notices with a document number in this package")
+    notice = notices[0]
+    page.goto(site["url"] + "/")
+    assert search(page, notice["doc_number"])[0].split("#")[0] == f"/province/{notice['region_code']}/"
+    assert notice["title"] in page.inner_text(".vbp-search__result:first-child")
+    with page.expect_navigation():
+        page.click(".vbp-search__result:first-child a")
+    assert notice["title"] in page.inner_text("article")

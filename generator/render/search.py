@@ -63,6 +63,9 @@ ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
 NAME_WEIGHT = {"unit": 10.0, "company": 10.0, "province": 10.0, "round": 6.0,
                "notice": 2.0, "page": 4.0, "product": 1.0}
 PAGE_TEXT_LIMIT = 3000  # characters of a hand-written page's text that are indexed
+UNUSED_BUNDLE_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
+                       "pagefind-modular-ui.css", "pagefind-component-ui.js",
+                       "pagefind-component-ui.css", "pagefind-highlight.js")
 
 
 # ---------------------------------------------------------------- words
@@ -137,6 +140,7 @@ class Record:
     meta: dict[str, str] = field(default_factory=dict)
     filters: dict[str, list[str]] = field(default_factory=dict)
     weight: float | None = None                    # of the names; default by kind
+    path: str | None = None                        # index path when the URL cannot be one
 
     def words(self) -> tuple[list[str], list[str]]:
         """(weighted name words, other words), each word once."""
@@ -145,17 +149,17 @@ class Record:
         return named, [w for w in search_words(self.text) if w not in seen]
 
     def file_path(self) -> str:
-        """Where the record's HTML goes for indexing; Pagefind makes its URL from this
-        path, so a URL with an #anchor gets a path of its own and a url meta."""
-        page, _, anchor = self.url.partition("#")
-        return "/".join(p for p in (page.strip("/"), anchor, "index.html") if p)
+        """Where the record's HTML goes for indexing. Pagefind makes a result's URL
+        from this path; a record with a path of its own (several records on one
+        page) carries its URL as the url meta, Pagefind's documented override."""
+        return f"{(self.path or self.url).strip('/')}/index.html".lstrip("/")
 
     def html(self) -> str:
         """A tiny HTML document for Pagefind: meta and filters as attributes, words as text."""
         named, other = self.words()
         head = [_meta_tag("data-pagefind-meta", "title", self.title),
                 _meta_tag("data-pagefind-meta", "kind", KINDS[self.kind])]
-        if "#" in self.url:  # Pagefind's documented override of a result's URL
+        if self.path:
             head.append(_meta_tag("data-pagefind-meta", "url", self.url))
         head += [_meta_tag("data-pagefind-meta", k, v) for k, v in self.meta.items() if v]
         head += [_meta_tag("data-pagefind-filter", name, value)
@@ -396,7 +400,8 @@ def _notice_records(notices, regions, round_name, province_of, category_of) -> l
         region = regions.loc[n["region_code"]]
         category = CATEGORIES[category_of[n["batch_id"]]]
         out.append(Record(
-            url=f"/province/{n['region_code']}/#{n['notice_id']}", kind="notice", title=n["title"],
+            url=f"/province/{n['region_code']}/#{n['notice_id']}", path=f"/notice/{n['notice_id']}/",
+            kind="notice", title=n["title"],
             names=[_text(n["doc_number"]), n["issuer"]],
             text=[region["short_name"], region["name"], KINDS["notice"]],
             meta={"detail": f"{n['issuer']} {_text(n['doc_number'])}".strip(),
@@ -504,7 +509,6 @@ def render(ctx) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(rec.html(), encoding="utf-8")
         write_index(Path(tmp), ctx.site_dir / "pagefind")
-    ctx.extra["search_records"] = len(kept)
 
 
 def write_index(records_dir: Path, out_dir: Path) -> None:
@@ -514,3 +518,5 @@ def write_index(records_dir: Path, out_dir: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not (out_dir / "pagefind-entry.json").is_file():
         raise RuntimeError(f"Pagefind failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    for name in UNUSED_BUNDLE_FILES:  # search.js uses pagefind.js; Pagefind's own UIs are not shipped
+        (out_dir / name).unlink(missing_ok=True)
