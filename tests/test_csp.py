@@ -4,6 +4,7 @@ site's own scripts run, before any script; the build refuses a page that breaks 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -124,6 +125,8 @@ window.__csp = [];
 document.addEventListener("securitypolicyviolation",
   e => window.__csp.push(e.violatedDirective + " " + e.blockedURI + " " + (e.sourceFile || "") + ":" + e.lineNumber));
 """
+CHARTS_DONE = ("[...document.querySelectorAll('figure.vbp-chart')]"
+               ".every(f => ['live', 'failed'].includes(f.getAttribute('data-state')))")
 PAGES = ["", "unit/u-atorvastatin-oral/", "round/nat-drug-1x/", "province/330000/",
          "company/c-qilu/", "downloads/", "about/"]
 
@@ -146,6 +149,15 @@ def _open(context, url):
     return page, problems
 
 
+def _wait_until(page, expression: str, timeout: float = 30.0) -> None:
+    """Poll from Python: Playwright's wait_for_function evals a string in the page,
+    which the page's CSP (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
 def _violations(page):
     return page.evaluate("window.__csp")
 
@@ -156,14 +168,12 @@ def test_pages_work_under_the_policy(csp_context, rel):
     page, problems = _open(context, f"{base}/{rel}")
     try:
         # Material's bundle ran (it replaces no-js and exposes its observables).
-        page.wait_for_function("typeof window.document$ !== 'undefined' && typeof __md_get === 'function'")
+        _wait_until(page, "typeof window.document$ !== 'undefined' && typeof __md_get === 'function'")
         assert page.evaluate("__md_scope.href") == base + "/"
         for figure in page.query_selector_all("figure.vbp-chart"):
             figure.scroll_into_view_if_needed()
-            figure.hover()
-        page.wait_for_function(
-            "[...document.querySelectorAll('figure.vbp-chart')].every("
-            "f => ['live', 'failed'].includes(f.getAttribute('data-state')))", timeout=30_000)
+            figure.dispatch_event("pointerenter")  # data-load="intent" charts start on pointer
+        _wait_until(page, CHARTS_DONE)
         assert not page.query_selector("figure.vbp-chart[data-state=failed]"), rel
         page.wait_for_timeout(200)
         assert _violations(page) == [], rel

@@ -6,6 +6,8 @@ The page's Content-Security-Policy is bypassed here, so what is tested is the
 escaping itself; tests/test_csp.py tests the policy."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hostile.corpus import cases
@@ -28,6 +30,17 @@ PROVOKE = """
   }
 }
 """
+CHARTS_DONE = ("[...document.querySelectorAll('figure.vbp-chart')]"
+               ".every(f => ['live', 'failed'].includes(f.getAttribute('data-state')))")
+
+
+def _wait_until(page, expression: str, timeout: float = 30.0) -> None:
+    """Poll from Python: Playwright's wait_for_function evals a string in the page,
+    which the page's CSP (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +72,10 @@ def test_hostile_page_runs_nothing(hostile_context, rel):
     base, context = hostile_context
     page, events = _open(context, f"{base}/{rel.removesuffix('index.html')}")
     try:
-        page.evaluate(PROVOKE)
         for figure in page.query_selector_all("figure.vbp-chart"):
             figure.scroll_into_view_if_needed()
-            figure.hover()  # data-load="intent" charts start on pointer
-        page.wait_for_function(
-            "[...document.querySelectorAll('figure.vbp-chart')].every("
-            "f => ['live', 'failed'].includes(f.getAttribute('data-state')))", timeout=30_000)
+            figure.dispatch_event("pointerenter")  # data-load="intent" charts start on pointer
+        _wait_until(page, CHARTS_DONE)
         failed = page.eval_on_selector_all("figure.vbp-chart[data-state=failed]", "fs => fs.map(f => f.id)")
         assert not failed, f"{rel}: charts failed to draw: {failed}"
         marks = page.query_selector_all(".vbp-chart-live .role-mark > *")
@@ -77,6 +87,7 @@ def test_hostile_page_runs_nothing(hostile_context, rel):
         tooltip = page.query_selector("#vg-tooltip-element")
         if tooltip:
             assert not tooltip.query_selector("img, script, svg, a"), f"{rel}: markup in a chart tooltip"
+        page.evaluate(PROVOKE)
         page.wait_for_timeout(300)  # an <img onerror> would fire by now
         _assert_nothing_ran(page, events, rel)
     finally:
