@@ -171,7 +171,7 @@ def _check_file(data_dir: Path, name: str) -> list[DataError]:
         reader = csv.reader(fh)
         header = next(reader, [])
         expected = [f["name"] for f in load_schema(name)["fields"]]
-        if errors := _check_header(file, [h.lstrip("\ufeff") for h in header], expected):
+        if errors := _check_header(file, header, expected):
             return errors
         if name not in MAY_BE_EMPTY and not any(any(c.strip() for c in r) for r in reader):
             return [DataError(file, None, None, "文件只有表头，没有数据行")]
@@ -264,9 +264,8 @@ def _columns(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, na_filter=False, skip_blank_lines=False,
                            encoding="utf-8-sig")
     except (pd.errors.ParserError, ValueError):
-        rows = _rows(path)
-        header = [label.lstrip("\ufeff") for label in rows[0]]
-        body = [(r + [""] * len(header))[:len(header)] for r in rows[1:]]
+        header, *rows = _rows(path)
+        body = [(r + [""] * len(header))[:len(header)] for r in rows]
         return pd.DataFrame(body, columns=header, dtype=str)
 
 
@@ -339,9 +338,7 @@ def _frictionless_errors(data_dir: Path) -> list[DataError]:
         for err in task.errors:
             row = getattr(err, "row_number", None)
             fld = getattr(err, "field_name", None)
-            if isinstance(err, fl_errors.LabelError):
-                row, fld = 1, err.field_name or err.label  # the header is row 1
-            elif isinstance(err, fl_errors.ForeignKeyError):
+            if isinstance(err, fl_errors.ForeignKeyError):
                 fld = ",".join(err.field_names)
             elif isinstance(err, fl_errors.PrimaryKeyError):
                 fld = ",".join(load_schema(task.name).get("primaryKey", [])) or None
@@ -363,13 +360,6 @@ ERROR_NAMES = {
 def _describe(err) -> str:
     """Chinese name, Frictionless's own title and note, and the offending value."""
     text = f"{ERROR_NAMES.get(err.type, err.type)}（{err.title}）：{err.note}"
-    if isinstance(err, fl_errors.LabelError):
-        parts = [f"第 {err.field_number} 列"]
-        if err.label:
-            parts.append(f"表头为 {err.label!r}")
-        if err.field_name:
-            parts.append(f"应为 {err.field_name!r}")
-        text += ("；" if err.note else "") + "，".join(parts)
     cell = getattr(err, "cell", None)
     if cell not in (None, ""):
         shown = str(cell)
