@@ -3,7 +3,6 @@ for byte, whatever the clock, the output folder or Python's hash seed. Dates in 
 output come from the data's as_of (or SOURCE_DATE_EPOCH when it is set)."""
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
