@@ -68,6 +68,14 @@ def embedded(site: Path) -> dict[str, dict]:
     return found
 
 
+def company_names(data) -> dict[str, str]:
+    """Each company's name in charts: its short name, or its full name where
+    two companies share the short name."""
+    shorts = [c["short_name"] for c in data["companies"]]
+    return {c["company_id"]: c["short_name"] if shorts.count(c["short_name"]) == 1 else c["name"]
+            for c in data["companies"]}
+
+
 def own_price(data, winner, kind):
     """The product's price of a kind: from its own round first (as the pages show it)."""
     rows = [p for p in data["prices"] if p["winner_id"] == winner["winner_id"] and p["kind"] == kind]
@@ -123,7 +131,7 @@ def test_home_chart_has_each_rounds_median_cut(sample_site, data):
 
 
 def test_round_winner_charts_have_every_winning_product_by_company(sample_site, data):
-    short = {c["company_id"]: c["short_name"] for c in data["companies"]}
+    short = company_names(data)
     for b in data["batches"]:
         won = {w["winner_id"]: w for w in data["winners"] if w["batch_id"] == b["batch_id"] and w["won"] == "true"}
         path = sample_site / "charts" / "round" / b["batch_id"] / "winners.csv"
@@ -148,7 +156,7 @@ def test_round_winner_charts_have_every_winning_product_by_company(sample_site, 
 
 def test_unit_price_charts_plot_every_price_once_in_one_unit_per_panel(sample_site, data):
     winners = {w["winner_id"]: w for w in data["winners"]}
-    short = {c["company_id"]: c["short_name"] for c in data["companies"]}
+    short = company_names(data)
     for u in data["units"]:
         prices = {p["price_id"]: p for p in data["prices"] if winners[p["winner_id"]]["unit_id"] == u["unit_id"]}
         if not prices:
@@ -414,3 +422,32 @@ def test_bundle_is_served_from_the_site_with_its_licence_and_only_loaded_by_char
         html_text = page.read_text(encoding="utf-8")
         assert "vega-bundle.js" not in html_text, page
         assert re.search(r'<script src="[^"]*assets/charts\.js"', html_text), page
+
+
+# ---------------------------------------------------------------- the real national rounds
+
+def test_real_rounds_plot_every_cut_and_the_companies_with_most_winners(real_package, real_site):
+    data = {name: read_rows(real_package / f"{name}.csv") for name in
+            ("batches", "units", "winners", "prices", "companies")}
+    names = company_names(data)
+    for b in data["batches"]:
+        expected = expected_cuts(data, b["batch_id"])
+        rows = chart_csv(real_site, f"round/{b['batch_id']}/cuts")
+        assert {r["产品编号"] for r in rows} == set(expected), b["batch_id"]
+        for r in rows:
+            assert num(r["降幅（%）"]) == pytest.approx(expected[r["产品编号"]]["cut"], abs=0.005)
+        won = [w for w in data["winners"] if w["batch_id"] == b["batch_id"] and w["won"] == "true"]
+        counts = {}
+        for w in won:
+            counts[w["company_id"]] = counts.get(w["company_id"], 0) + 1
+        top = sorted(counts, key=lambda c: (-counts[c], names[c], c))[: C.TOP_COMPANIES]
+        rows = chart_csv(real_site, f"round/{b['batch_id']}/winners")
+        assert sorted(r["产品编号"] for r in rows) == sorted(w["winner_id"] for w in won if w["company_id"] in top)
+        assert len({r["企业"] for r in rows}) == len(top), "one bar per company, names never merge two"
+        page = (real_site / "round" / b["batch_id"] / "index.html").read_text(encoding="utf-8")
+        if len(counts) > C.TOP_COMPANIES:
+            assert f"共 {len(counts)} 家企业中选" in page
+    units_with_prices = {w["unit_id"] for w in data["winners"]
+                         if any(p["winner_id"] == w["winner_id"] for p in data["prices"])}
+    drawn = {p.parent.name for p in (real_site / "charts" / "unit").glob("*/prices.svg")}
+    assert drawn == units_with_prices

@@ -45,15 +45,19 @@ def product_name(p: dict) -> str:
 
 
 def labelled_products(pkg, products: pd.DataFrame) -> pd.DataFrame:
-    """products with the names a chart shows: product, company and its type, source."""
-    foreign = pkg.tables["companies"].set_index("company_id")["foreign"]
+    """products with the names a chart shows: product, company (unique) and its type, source."""
+    companies = pkg.tables["companies"].set_index("company_id")
+    foreign = companies["foreign"]
+    # One name per company: the short name, or the full name where two companies share it.
+    name = companies["short_name"].where(~companies["short_name"].duplicated(keep=False), companies["name"])
+    name = name.where(~name.duplicated(keep=False), name + "（" + name.index + "）")
     sources = source_labels(pkg)
     recs = products.to_dict("records")
     out = pd.DataFrame({
         "winner_id": products["winner_id"], "batch_id": products["batch_id"],
         "unit_id": products["unit_id"], "unit_name": products["unit_name"],
         "category": products["category"], "strength": products["strength"],
-        "company_id": products["company_id"], "company": products["company_short"],
+        "company_id": products["company_id"], "company": products["company_id"].map(name),
         "company_type": [{True: "外资企业", False: "内资企业"}.get(foreign[c], "未知")
                          for c in products["company_id"]],
         "product": [product_name(p) for p in recs],

@@ -52,6 +52,8 @@ WIDTH = 440
 BUNDLE_DIR = "assets/vendor/vega"
 BUNDLE_FILE = "vega-bundle.js"
 TOP_COMPANIES = 25
+CUT_FLOOR = -50.0  # cuts below this (price up by more than half) share the leftmost bin
+COLOUR_COMPANIES = 10  # more companies than this: colour by kind of price, company in the tooltip
 DATE_FORMAT = "%Y-%m-%d"
 CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
 
@@ -156,6 +158,10 @@ def cuts_frame(products: pd.DataFrame, batch_id: str):
         "来源": rows["source"],
     })
     notes = ["降幅 = 1 − 中选价 ÷ 集采前中位价，同一产品、同一最小单位；每个点是一个中选产品，按 5 个百分点分组堆叠。"]
+    below = int((frame["降幅（%）"] < CUT_FLOOR).sum())
+    if below:
+        notes.append(f"{below} 个产品的降幅低于 {CUT_FLOOR:g}%（中选价高于集采前中位价的 1.5 倍，请核对），"
+                     "画在最左侧一格，准确数值见下表。")
     if len(won) > len(frame):
         notes.append(f"另有 {len(won) - len(frame)} 个中选产品缺少集采前中位价或中选价，未画出。")
     return frame, notes
@@ -192,6 +198,9 @@ def unit_prices_frame(price_points: pd.DataFrame, unit_id: str):
     })
     notes = ["每最小单位（片、粒、支、个…）的价格；不同价格单位、不同规格分开画。",
              "集采前中位价和最高有效申报价属于规格而非某个企业，以灰色表示；同一产品的各个价格（报价、中选、接续、挂网）以线相连。"]
+    companies = frame["企业"].nunique()
+    if companies > COLOUR_COMPANIES:
+        notes.append(f"企业较多（{companies} 家），颜色表示价格类型；悬停在点上可见企业，全部数值见下表。")
     return frame, notes
 
 
@@ -293,23 +302,34 @@ def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
 
 
 def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
-    """A dot plot: one dot per product, stacked in bins of 5 percentage points."""
+    """A dot plot: one dot per product, stacked in bins of 5 percentage points.
+    Cuts below CUT_FLOOR share one bin at the left edge, labelled as such."""
     cuts = frame["降幅（%）"]
-    low = min(0.0, math.floor(cuts.min() / 5) * 5) if len(frame) else 0.0
-    stack = int(((cuts - low) // 5).clip(upper=(100 - low) / 5 - 1).value_counts().max()) if len(frame) else 1
+    low = max(CUT_FLOOR, min(0.0, math.floor(cuts.min() / 5) * 5)) if len(frame) else 0.0
+    edge = low - 5 if len(frame) and cuts.min() < low else low
+    placed = cuts.clip(lower=edge + 2.5, upper=99.99)
+    stack = int(((placed - edge) // 5).value_counts().max()) if len(frame) else 1
     height = max(120, min(14 * stack + 20, 420))
     diameter = 0.9 * (height - 10) / (stack + 0.5)  # dots of one bin touch, never overlap
     size = max(6.0, min(90.0, math.pi / 4 * diameter ** 2))
-    return alt.Chart(inline(frame)).transform_bin(
-        ["分组起点", "分组终点"], field="降幅（%）", bin=alt.Bin(step=5, extent=[low, 100])
+    step = 10 if 100 - low <= 100 else 25
+    ticks = list(range(int(low), 101, step))
+    axis = alt.Axis(values=ticks, labelOverlap=False)
+    if edge < low:  # the overflow bin is labelled, the tick at its right edge is not
+        axis = alt.Axis(values=[edge + 2.5, *ticks[1:]], labelOverlap=False,
+                        labelExpr=f"datum.value < {low:g} ? '更低' : datum.label")
+    return alt.Chart(inline(frame)).transform_calculate(
+        画图位置=f"min(max(datum['降幅（%）'], {edge + 2.5:g}), 99.99)"
+    ).transform_bin(
+        ["分组起点", "分组终点"], field="画图位置", bin=alt.Bin(step=5, extent=[edge, 100])
     ).transform_calculate(
         分组中点="(datum.分组起点 + datum.分组终点) / 2"
     ).transform_window(
         堆叠序号="row_number()", groupby=["分组起点"],
         sort=[alt.SortField("降幅（%）", order="descending"), alt.SortField("产品编号")],
     ).mark_circle(size=round(size, 1), opacity=0.85, stroke="white", strokeWidth=0.5).encode(
-        x=alt.X(field="分组中点", type="quantitative", title="降幅（%）",
-                scale=alt.Scale(domain=[low, 100]), axis=alt.Axis(values=list(range(int(low), 101, 10)))),
+        x=alt.X(field="分组中点", type="quantitative", title="降幅（%）", scale=alt.Scale(domain=[edge, 100]),
+                axis=axis),
         y=alt.Y(field="堆叠序号", type="quantitative", title="产品数（个）",
                 scale=alt.Scale(domain=[0, stack + 0.5]), axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color(field="企业类型", type="nominal", title="企业类型", scale=alt.Scale(**COMPANY_TYPES)),
@@ -357,14 +377,19 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
     tooltip = [_tip("产品"), _tip("企业"), _tip("价格类型"),
                _tip("单位价格", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
                _tip("日期"), _tip("地区"), _tip("批次"), _tip("来源")]
-    scheme = "tableau10" if frame["企业"].nunique() <= 10 else "tableau20"
-    company = alt.Color(field="企业", type="nominal", title="企业", scale=alt.Scale(scheme=scheme))
-    reference = alt.Chart().transform_filter(_absent("产品编号")).mark_point(
-        size=80, color="#8a8a8a", strokeWidth=2).encode(x=x, y=y, shape=shape, tooltip=tooltip)
+    if frame["企业"].nunique() <= COLOUR_COMPANIES:
+        colour = alt.Color(field="企业", type="nominal", title="企业", scale=alt.Scale(scheme="tableau10"))
+        reference_colour, line_colour = alt.value("#8a8a8a"), colour
+    else:  # too many companies to tell apart by colour: colour the kind of price
+        colour = alt.Color(field="价格类型", type="nominal", title="价格类型",
+                           scale=alt.Scale(domain=KIND_ORDER, scheme="tableau10"))
+        reference_colour, line_colour = colour, alt.value("#b0b0b0")
+    reference = alt.Chart().transform_filter(_absent("产品编号")).mark_point(size=80, strokeWidth=2).encode(
+        x=x, y=y, shape=shape, color=reference_colour, tooltip=tooltip)
     lines = alt.Chart().transform_filter(_present("产品编号")).mark_line(strokeWidth=1, opacity=0.6).encode(
-        x=x, y=y, color=company, detail=alt.Detail(field="产品编号", type="nominal"))
+        x=x, y=y, color=line_colour, detail=alt.Detail(field="产品编号", type="nominal"))
     points = alt.Chart().transform_filter(_present("产品编号")).mark_point(
-        size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=company, shape=shape, tooltip=tooltip)
+        size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
     return alt.layer(reference, lines, points, data=inline(frame)).properties(width=WIDTH, height=200).facet(
         row=alt.Row(field="分组", type="nominal", title=None, sort=sorted(frame["分组"].unique()),
                     header=alt.Header(**HEADER)),
