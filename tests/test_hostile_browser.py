@@ -117,3 +117,45 @@ def test_search_results_show_hostile_names_as_text(hostile_context, query, shown
         _assert_nothing_ran(page, events, f"search {query}")
     finally:
         page.close()
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("rel,expected", [
+    ("companies/", ["'=HYPERLINK(", "'@SUM(1+1)"]),
+    ("unit/u-atorvastatin-oral/", ["'+cmd|' /C calc'!A0"]),
+    ("unit/u-metformin-oral/", ["=1+1"]),
+])
+def test_table_downloads_are_neutralised(hostile_context, rel, expected):
+    """The "下载此表 (CSV)" buttons build CSV in the browser: formula-like text gets
+    its apostrophe there too."""
+    import csv
+    import io
+
+    base, context = hostile_context
+    page, events = _open(context, f"{base}/{rel}")
+    try:
+        buttons = page.query_selector_all(".vbp-table-download button")
+        assert buttons, f"{rel}: no table download button"
+        cells = []
+        for button in buttons:
+            with page.expect_download() as download:
+                button.dispatch_event("click")  # some tables sit in closed <details>
+            text = open(download.value.path(), encoding="utf-8-sig").read()
+            cells += [c for row in csv.reader(io.StringIO(text)) for c in row]
+        dangerous = [c for c in cells if c.startswith(FORMULA) and not _number(c)]
+        assert not dangerous, dangerous[:10]
+        for value in expected:
+            assert any(c.startswith("'") and value.lstrip("'") in c for c in cells), (value, cells[:40])
+        _assert_nothing_ran(page, events, f"downloads on {rel}")
+    finally:
+        page.close()
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
