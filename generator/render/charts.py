@@ -183,7 +183,7 @@ def winners_frame(products: pd.DataFrame, batch_id: str, top: int = TOP_COMPANIE
     })
     notes = ["每一段是一个中选产品；企业按中选产品数排序。"]
     if len(order) > top:
-        notes.append(f"共 {len(order)} 家企业中选，图中只画出中选产品最多的 {top} 家（数量相同按企业简称排序）。")
+        notes.append(f"共 {len(order)} 家企业中选，图中只画出中选产品最多的 {top} 家（数量相同按企业名称排序）。")
     return frame, notes
 
 
@@ -197,7 +197,7 @@ def unit_prices_frame(price_points: pd.DataFrame, unit_id: str):
         "批次": rows["round"], "来源": rows["source"], "价格记录": rows["price_ids"],
     })
     notes = ["每最小单位（片、粒、支、个…）的价格；不同价格单位、不同规格分开画。",
-             "集采前中位价和最高有效申报价属于规格而非某个企业，以灰色表示；同一产品的各个价格（报价、中选、接续、挂网）以线相连。"]
+             "集采前中位价和最高有效申报价属于规格而非某个企业，画作空心符号；同一产品的各个价格（报价、中选、接续、挂网）以线相连。"]
     companies = frame["企业"].nunique()
     if companies > COLOUR_COMPANIES:
         notes.append(f"企业较多（{companies} 家），颜色表示价格类型；悬停在点上可见企业，全部数值见下表。")
@@ -624,7 +624,7 @@ def write_bundle(docs_dir: Path) -> Path:
 @lru_cache(maxsize=1)
 def noto_faces() -> dict[str, tuple[Path, int]]:
     """style -> (file, index in the collection) of Noto Sans CJK SC."""
-    from fontTools.ttLib import TTCollection, TTFont
+    from fontTools.ttLib import TTCollection
 
     found = {}
     for folder in FONT_DIRS:
