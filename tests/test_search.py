@@ -133,6 +133,13 @@ def test_renewal_price_shown_with_date_and_regions(sample_records):
     assert "国家组织药品集采（第一批扩围）协议期满接续采购（浙皖闽联盟）" in rec.filters["批次"]
 
 
+def test_rounds_count_their_products_and_a_renewal_round_its_renewals(sample_records):
+    assert re.fullmatch(r"中选 \d+ 个 / 投标 \d+ 个产品", sample_records["/round/nat-drug-1x/"].meta["count"])
+    renewal = sample_records["/round/nat-drug-1x-renewal/"]
+    assert re.fullmatch(r"接续 [1-9]\d* 个产品", renewal.meta["count"])
+    assert renewal.meta["detail"].startswith("省际联盟 · 药品")
+
+
 def test_unit_shows_range_of_winning_prices(sample_records):
     price = sample_records["/unit/u-atorvastatin-oral/"].meta["price"]
     assert re.fullmatch(r"中选价 \d+\.\d{4}–\d+\.\d{4} 元/片（\d+ 个中选产品，2019-09-24）", price), price

@@ -38,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from ..package import ROOT
 from .templating import money
@@ -55,7 +55,7 @@ LATIN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]{2,}")  # Latin names, models, stre
 KINDS = {"unit": "品种", "product": "产品", "company": "企业", "province": "地区",
          "round": "批次", "notice": "执行通知", "page": "页面"}
 CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
-LEVELS = {"national": "国家组织", "alliance": "省际联盟", "province": "省级", "city": "市级"}
+LEVELS = {"national": "国家组织", "alliance": "省际联盟", "provincial": "省级", "city": "市级"}
 ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
 # Names people type weigh more than the text around them; a product names its
 # unit and company, so those pages must outrank it for their own names. A
@@ -99,17 +99,19 @@ def query_terms(query: str) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-@lru_cache(maxsize=None)
 def pinyin_words(text: str) -> tuple[str, ...]:
     """Full pinyin of each Han run of two or more characters, and initials of runs of
     three or more (阿托伐他汀 → atuofatating, atftt); ü is written v, as on Chinese keyboards."""
-    words = []
-    for run in HAN.findall(text):
-        if len(run) > 1:
-            words.append("".join(lazy_pinyin(run)))
-        if len(run) > 2:
-            words.append("".join(lazy_pinyin(run, style=Style.FIRST_LETTER)))
-    return tuple(words)
+    return tuple(word for run in HAN.findall(text) for word in _run_pinyin(run))
+
+
+@lru_cache(maxsize=None)
+def _run_pinyin(run: str) -> tuple[str, ...]:
+    if len(run) < 2:
+        return ()
+    syllables = [s for s in lazy_pinyin(run, errors="ignore") if s]
+    full = "".join(syllables)
+    return (full, "".join(s[0] for s in syllables)) if len(run) > 2 else (full,)
 
 
 def search_words(texts: Iterable[str]) -> list[str]:
@@ -204,87 +206,90 @@ def _listing(names: list[str], limit: int = 2) -> str:
 
 
 def records(pkg, derived: dict[str, pd.DataFrame]) -> list[Record]:
-    """Every record, from the package tables and the derived product prices."""
+    """Every record, from the package tables and the derived products (their prices,
+    as the product pages show them) and provinces (the regions that get a page)."""
     t = pkg.tables
-    products = derived["products"]
+    products = derived["products"].to_dict("records")
     batches = t["batches"].set_index("batch_id")
     regions = t["regions"].set_index("region_code")
-
-    def province_of(code: str) -> str:
-        """The short name of a region's province ('' for the nation)."""
-        if code not in regions.index or regions.at[code, "level"] == "national":
-            return ""
-        parent = regions.at[code, "parent_code"]
-        if _present(parent) and parent in regions.index:
-            return regions.at[parent, "short_name"]
-        return regions.at[code, "short_name"]
-
-    def round_name(batch_id: str) -> str:
-        return batches.at[batch_id, "name"]
+    short = regions["short_name"].to_dict()
+    # A region's province, by short name: a city counts under its province; the nation under none.
+    provinces = {code: "" if r["level"] == "national"
+                 else short.get(r["parent_code"], r["short_name"]) if _present(r["parent_code"])
+                 else r["short_name"]
+                 for code, r in regions.to_dict("index").items()}
+    province_of = provinces.get
+    round_name = batches["name"].to_dict().__getitem__
+    by = {key: _groups(products, key) for key in ("unit_id", "company_id", "batch_id")}
 
     renewals = _renewals(t["prices"], regions)
     out: list[Record] = []
-    out += _unit_records(t["units"], products, round_name)
+    out += _unit_records(t["units"], by["unit_id"], round_name)
     out += _product_records(products, t["units"].set_index("unit_id"), renewals, round_name, province_of)
-    out += _company_records(t["companies"], products, round_name)
-    out += _province_records(derived.get("provinces", t["regions"]), t["execution_notices"],
-                             products, province_of)
-    out += _round_records(t["batches"], products)
+    out += _company_records(t["companies"], by["company_id"], round_name)
+    out += _province_records(derived["provinces"], t["execution_notices"], products, province_of)
+    out += _round_records(t["batches"], by["batch_id"], t["prices"])
     out += _notice_records(t["execution_notices"], regions, round_name, province_of,
                            batches["category"])
     return out
 
 
-def _groups(products: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
-    return {k: g for k, g in products.groupby(key, sort=False)}
+def _groups(products: list[dict], key: str) -> dict[str, list[dict]]:
+    """Products by a key, in their order."""
+    out: dict[str, list[dict]] = {}
+    for p in products:
+        out.setdefault(p[key], []).append(p)
+    return out
 
 
-def _unit_records(units, products, round_name) -> list[Record]:
+def _unit_records(units, by_unit, round_name) -> list[Record]:
     out = []
-    by_unit = _groups(products, "unit_id")
     for u in units.to_dict("records"):
-        mine = by_unit.get(u["unit_id"], products.iloc[:0])
-        won = mine[mine["won"].astype(bool)]
-        rounds = list(dict.fromkeys(mine["batch_id"]))
+        mine = by_unit.get(u["unit_id"], [])
+        won = [p for p in mine if p["won"]]
+        rounds = list(dict.fromkeys(p["batch_id"] for p in mine))
         category = CATEGORIES[u["category"]]
         out.append(Record(
             url=f"/unit/{u['unit_id']}/", kind="unit", title=u["name"],
             names=[u["generic_name"]], text=[_text(u["form_group"]), category],
-            meta={"detail": f"{category} · {u['generic_name']} · {_text(u['form_group'])}",
+            meta={"detail": " · ".join(v for v in (category, u["generic_name"], _text(u["form_group"])) if v),
                   "round": _listing([round_name(b) for b in rounds]),
                   "price": _price_range(won)},
             filters={"类型": [KINDS["unit"]], "类别": [category],
                      "批次": [round_name(b) for b in rounds],
-                     "中选": ["中选" if len(won) else "未中选"]},
+                     "中选": ["中选" if won else "未中选"]},
         ))
     return out
 
 
-def _price_range(won: pd.DataFrame) -> str:
+def _price_range(won: list[dict]) -> str:
     """Winning prices of a unit's products, per smallest unit: 中选价 0.0900–0.5600 元/片（…）."""
-    won = won[won["price"].map(_present)]
-    if won.empty:
+    won = [p for p in won if _present(p["price"])]
+    if not won:
         return "无中选产品"
     parts = []
-    for unit, rows in won.groupby("price_unit", sort=True):
-        low, high = rows["price"].min(), rows["price"].max()
+    for unit in sorted({p["price_unit"] for p in won}):
+        prices = [p["price"] for p in won if p["price_unit"] == unit]
+        low, high = min(prices), max(prices)
         parts.append(money(low, unit) if low == high else f"{money(low, '').strip()}–{money(high, unit)}")
     return (f"中选价 {'；'.join(parts)}（{len(won)} 个中选产品，"
-            f"{_date_span(won['price_date'].map(_text))}）")
+            f"{_date_span(_text(p['price_date']) for p in won)}）")
 
 
 def _renewals(prices, regions) -> dict[str, tuple[str, list[str]]]:
     """winner_id → (its latest renewal (接续) prices with date and regions, renewal rounds)."""
-    rows = prices[prices["kind"] == "renewal"]
+    short = regions["short_name"].to_dict()
+    by_winner = _groups(prices[prices["kind"] == "renewal"].to_dict("records"), "winner_id")
     out = {}
-    for wid, group in rows.groupby("winner_id"):
-        latest = group[group["effective_date"] == group["effective_date"].max()]
+    for wid, rows in by_winner.items():
+        date = max(r["effective_date"] for r in rows)
         shown = []
-        for (price, unit), same in latest.groupby(["unit_price", "unit_price_unit"], sort=True):
-            places = [regions.at[c, "short_name"] for c in same["region_code"] if c in regions.index]
-            shown.append(f"接续价 {money(price, unit)}（{same['effective_date'].iloc[0]}，"
-                         f"{_listing(places, 3)}）")
-        out[wid] = ("；".join(shown), list(dict.fromkeys(group["batch_id"])))
+        for price, unit in sorted({(r["unit_price"], r["unit_price_unit"]) for r in rows
+                                   if r["effective_date"] == date}):
+            places = [short[r["region_code"]] for r in rows if r["effective_date"] == date
+                      and (r["unit_price"], r["unit_price_unit"]) == (price, unit) and r["region_code"] in short]
+            shown.append(f"接续价 {money(price, unit)}（{date}，{_listing(places, 3)}）")
+        out[wid] = ("；".join(shown), list(dict.fromkeys(r["batch_id"] for r in rows)))
     return out
 
 
@@ -298,7 +303,8 @@ def _product_title(p) -> str:
 def _product_records(products, units, renewals, round_name, province_of) -> list[Record]:
     out = []
     units = units.to_dict("index")
-    for p in products.to_dict("records"):
+    for p in products:
+        p = dict(p)
         unit = units[p["unit_id"]]
         p["generic_name"] = unit["generic_name"]
         won = bool(p["won"])
@@ -331,13 +337,12 @@ def _product_records(products, units, renewals, round_name, province_of) -> list
     return out
 
 
-def _company_records(companies, products, round_name) -> list[Record]:
+def _company_records(companies, by_company, round_name) -> list[Record]:
     out = []
-    by_company = _groups(products, "company_id")
     for c in companies.to_dict("records"):
-        mine = by_company.get(c["company_id"], products.iloc[:0])
-        n_won = int(mine["won"].astype(bool).sum())
-        rounds = list(dict.fromkeys(mine["batch_id"]))
+        mine = by_company.get(c["company_id"], [])
+        n_won = sum(1 for p in mine if p["won"])
+        rounds = list(dict.fromkeys(p["batch_id"] for p in mine))
         aliases = _split(c["aliases"])
         detail = f"简称 {c['short_name']}"
         if len(mine):
@@ -347,7 +352,7 @@ def _company_records(companies, products, round_name) -> list[Record]:
             names=[c["short_name"], *aliases],
             meta={"detail": detail, "round": _listing([round_name(b) for b in rounds])},
             filters={"类型": [KINDS["company"]],
-                     "类别": [CATEGORIES[v] for v in dict.fromkeys(mine["category"])],
+                     "类别": [CATEGORIES[v] for v in dict.fromkeys(p["category"] for p in mine)],
                      "批次": [round_name(b) for b in rounds],
                      "中选": ["中选" if n_won else "未中选"]},
         ))
@@ -356,7 +361,7 @@ def _company_records(companies, products, round_name) -> list[Record]:
 
 def _province_records(regions, notices, products, province_of) -> list[Record]:
     out = []
-    supplied = Counter(code for codes in products[products["won"].astype(bool)]["regions"] for code in codes)
+    supplied = Counter(code for p in products if p["won"] for code in p["regions"])
     notices_in = notices["region_code"].value_counts()
     for r in regions.to_dict("records"):
         code = r["region_code"]
@@ -373,11 +378,14 @@ def _province_records(regions, notices, products, province_of) -> list[Record]:
     return out
 
 
-def _round_records(batches, products) -> list[Record]:
+def _round_records(batches, by_batch, prices) -> list[Record]:
     out = []
-    by_batch = _groups(products, "batch_id")
+    renewed = prices[prices["kind"] == "renewal"].groupby("batch_id")["winner_id"].nunique()
     for b in batches.to_dict("records"):
-        mine = by_batch.get(b["batch_id"], products.iloc[:0])
+        mine = by_batch.get(b["batch_id"], [])
+        count = f"中选 {sum(1 for p in mine if p['won'])} 个 / 投标 {len(mine)} 个产品"
+        if not mine and b["batch_id"] in renewed.index:  # a renewal round prices earlier winners
+            count = f"接续 {int(renewed[b['batch_id']])} 个产品"
         category = CATEGORIES[b["category"]]
         years = b["agreement_years"]
         period = f"协议期 {b['agreement_start']} 起"
@@ -387,8 +395,7 @@ def _round_records(batches, products) -> list[Record]:
             url=f"/round/{b['batch_id']}/", kind="round", title=b["name"],
             names=[], text=[b["organiser"], category, LEVELS.get(b["level"], "")],
             meta={"detail": f"{LEVELS.get(b['level'], b['level'])} · {category} · {b['organiser']}",
-                  "date": f"{b['announced_date']} 公布结果 · {period}",
-                  "price": f"中选 {int(mine['won'].astype(bool).sum())} 个 / 投标 {len(mine)} 个产品"},
+                  "count": count, "date": f"{b['announced_date']} 公布结果 · {period}"},
             filters={"类型": [KINDS["round"]], "类别": [category], "批次": [b["name"]]},
         ))
     return out

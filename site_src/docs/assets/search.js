@@ -240,7 +240,7 @@
     head.appendChild(span("kind", meta.kind || ""));
     head.appendChild(span("title", meta.title || data.url));
     a.appendChild(head);
-    ["detail", "round", "price", "date"].forEach(function (key) {
+    ["detail", "round", "price", "count", "date"].forEach(function (key) {
       if (meta[key]) {
         a.appendChild(span(key, meta[key]));
       }
