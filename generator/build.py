@@ -169,7 +169,7 @@ def run_mkdocs(ctx: BuildContext) -> None:
     config = load_config(str(MKDOCS_YML), docs_dir=str(ctx.docs_dir),
                          site_dir=str(ctx.site_dir), strict=True)
     config["extra"].update(
-        sample=ctx.pkg.sample, as_of=ctx.pkg.as_of, version=ctx.pkg.version, **ctx.extra)
+        sample=ctx.pkg.sample, as_of=ctx.pkg.as_of, data_version=ctx.pkg.version, **ctx.extra)
     logger = logging.getLogger("mkdocs")
     logger.setLevel(logging.WARNING)
     if not any(getattr(h, "vbp", False) for h in logger.handlers):
