@@ -349,7 +349,8 @@ def print_report(r: dict) -> None:
     b = r["ours"]["build"]
     print(f"\n{'stage':<22}{'seconds':>10}{'tree peak MB':>14}{'python peak MB':>16}")
     for name, s in b["stages"].items():
-        print(f"{name:<22}{s['seconds']:>10.2f}{s['tree_peak_mb'] or 0:>14.0f}{s['py_peak_mb']:>16.0f}")
+        tree = "—" if s["tree_peak_mb"] is None else f"{s['tree_peak_mb']:.0f}"
+        print(f"{name:<22}{s['seconds']:>10.2f}{tree:>14}{s['py_peak_mb']:>16.0f}")
     print(f"{'build (all stages)':<22}{b['build_s']:>10.2f}{b['tree_peak_mb']:>14.0f}{b['py_peak_mb']:>16.0f}")
     print(f"{'process (with imports)':<22}{b['process_s']:>10.2f}")
     s = r["ours"]["site"]
