@@ -60,8 +60,10 @@ def tree_rss_bytes(root: int) -> int:
 class Sampler:
     """(seconds since start, resident bytes of the tree) every `interval` seconds."""
 
-    def __init__(self, root: int, interval: float = 0.05):
+    def __init__(self, root: int, interval: float = 0.05, limit_mb: float | None = None,
+                 on_limit=None):
         self.root, self.interval = root, interval
+        self.limit, self.on_limit = (limit_mb or 0) * 2**20, on_limit
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -69,7 +71,11 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.perf_counter() - self.start, tree_rss_bytes(self.root)))
+            rss = tree_rss_bytes(self.root)
+            self.samples.append((time.perf_counter() - self.start, rss))
+            if self.limit and rss > self.limit and self.on_limit:
+                self.on_limit(rss)
+                self.on_limit = None
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "Sampler":

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -115,18 +116,32 @@ def rows_of(data: Path) -> dict[str, int]:
 
 # --- our build ----------------------------------------------------------------------
 
-def run_build(data: Path, site: Path, capture: Path | None = None) -> dict:
-    """`generator.build.build` in a fresh process (bench/child.py), measured."""
+def run_build(data: Path, site: Path, capture: Path | None = None, max_mb: float | None = None) -> dict:
+    """`generator.build.build` in a fresh process (bench/child.py), measured. A build
+    whose process tree grows past max_mb is killed: the machine is shared."""
     report = site.with_name(site.name + ".build.json")
+    report.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench.child", "--data", str(data), "--out", str(site),
            "--json", str(report)]
     if capture:
         cmd += ["--capture-docs", str(capture)]
+    killed: list[int] = []
+
+    def kill(rss: int) -> None:
+        killed.append(rss)
+        os.killpg(proc.pid, signal.SIGKILL)
+
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    with Sampler(proc.pid, interval=0.5, limit_mb=max_mb, on_limit=kill):
+        out, err = proc.communicate()
     wall = time.perf_counter() - start
+    if killed:
+        raise SystemExit(f"build killed after {wall:.0f} s: its processes held {killed[0] / 2**20:,.0f} MB, "
+                         f"more than --max-mb {max_mb:,.0f}")
     if proc.returncode != 0:
-        raise SystemExit(f"build failed ({' '.join(cmd)}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise SystemExit(f"build failed ({' '.join(cmd)}):\n{out[-4000:]}\n{err[-4000:]}")
     result = json.loads(report.read_text(encoding="utf-8"))
     result["process_s"] = round(wall, 3)  # interpreter start, imports, build, exit
     return result
@@ -239,7 +254,8 @@ def stock_config(docs: Path, site: Path, path: Path) -> None:
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
 
-def baseline(report: dict, n_pages: int, queries: list[str], skip_browser: bool, out: Path) -> dict:
+def baseline(report: dict, n_pages: int, queries: list[str], skip_browser: bool, out: Path,
+             max_mb: float | None = None) -> dict:
     """Our build at about n_pages pages, and stock mkdocs-material on its Markdown."""
     pages_per_scale = report["ours"]["build"]["pages"] / report["scale"]
     scale = n_pages / pages_per_scale * 1.3
@@ -249,7 +265,7 @@ def baseline(report: dict, n_pages: int, queries: list[str], skip_browser: bool,
         label = f"scale-{scale:.6g}"
         data, gen_s = ensure_data(label, scale, out)
         ours_site = work / "ours-site"
-        ours = run_build(data, ours_site, capture=docs)
+        ours = run_build(data, ours_site, capture=docs, max_mb=max_mb)
         available = sum(1 for _ in docs.rglob("*.md"))
         if available >= n_pages:
             break
@@ -395,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query", action="append", help="search queries (default: from the data)")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
     parser.add_argument("--json", type=Path, help="where to write the JSON report")
+    parser.add_argument("--max-mb", type=float, default=12000,
+                        help="kill a build whose processes hold more memory than this (default 12000)")
     parser.add_argument("--workdir", type=Path, default=OUT, help="data, sites and reports (default bench/out)")
     args = parser.parse_args(argv)
 
@@ -407,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     report["rows"] = rows_of(data)
     site = work / f"site-{label}"
     print(f"building {label} …", file=sys.stderr)
-    report["ours"] = {"build": run_build(data, site)}
+    report["ours"] = {"build": run_build(data, site, max_mb=args.max_mb)}
     report["ours"]["site"] = site_metrics(site)
     queries = args.query or default_queries(data)
     if not args.no_browser:
@@ -415,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         report["browser"] = browser_metrics(site, queries)
     if args.baseline_pages:
         print(f"stock MkDocs baseline at {args.baseline_pages} pages …", file=sys.stderr)
-        report["baseline"] = baseline(report, args.baseline_pages, queries, args.no_browser, work)
+        report["baseline"] = baseline(report, args.baseline_pages, queries, args.no_browser, work, args.max_mb)
     report["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     ratios_and_targets(report)
     out = args.json or work / f"{label}.json"
