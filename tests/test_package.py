@@ -218,3 +218,66 @@ def test_check_standard_dates_in_order(data):
     row = mutate(data, "payment_standards.csv", {"standard_id": s["standard_id"]},
                  effective_to="2000-01-01")
     assert_error(validate(data), "payment_standards.csv", row, "effective_to", "早于")
+
+
+def _winner_with(**want):
+    for w in read_rows(DATA / "winners.csv"):
+        if all((w[k] != "") == v if isinstance(v, bool) else w[k] == v for k, v in want.items()):
+            return w
+    raise AssertionError(f"sample data has no winner with {want}")
+
+
+def _pack_price_unit_of(winner_id):
+    return next(p for p in read_rows(DATA / "prices.csv") if p["winner_id"] == winner_id and p["pack_price"])
+
+
+@pytest.mark.parametrize("case", [
+    "duplicate_supply_region", "pack_price_without_pack_size", "pack_price_without_unit",
+    "pack_unit_mismatch", "agreement_start_early", "agreement_end_early",
+    "winning_basis_without_product", "standard_unit_mismatch", "standard_amount_unit",
+    "winning_basis_for_loser",
+])
+def test_other_checks(data, case):
+    """Each remaining rule of generator/checks.py, broken once."""
+    if case == "duplicate_supply_region":
+        w = _winner_with(won="true", supply_regions=True)
+        code = w["supply_regions"].split("|")[0]
+        where = ("winners.csv", mutate(data, "winners.csv", {"winner_id": w["winner_id"]},
+                                       supply_regions=f"{w['supply_regions']}|{code}"), "supply_regions", "重复")
+    elif case in ("pack_price_without_pack_size", "pack_price_without_unit", "pack_unit_mismatch"):
+        p = _priced_pack()
+        if case == "pack_price_without_pack_size":
+            mutate(data, "winners.csv", {"winner_id": p["winner_id"]}, pack_size="")
+            row = [i + 2 for i, r in enumerate(read_rows(data / "prices.csv")) if r["price_id"] == p["price_id"]][0]
+            where = ("prices.csv", row, "pack_price", "包装数量")
+        elif case == "pack_price_without_unit":
+            where = ("prices.csv", mutate(data, "prices.csv", {"price_id": p["price_id"]}, pack_price_unit=""),
+                     "pack_price_unit", "同时")
+        else:
+            where = ("prices.csv", mutate(data, "prices.csv", {"price_id": p["price_id"]}, pack_price_unit="元/吨"),
+                     "pack_price_unit", "单位应为")
+    elif case == "agreement_start_early":
+        b = first("batches.csv")
+        where = ("batches.csv", mutate(data, "batches.csv", {"batch_id": b["batch_id"]}, agreement_start="2000-01-01"),
+                 "agreement_start", "早于")
+    elif case == "agreement_end_early":
+        n = first("execution_notices.csv")
+        where = ("execution_notices.csv", mutate(data, "execution_notices.csv", {"notice_id": n["notice_id"]},
+                                                 agreement_end=n["execution_start"].replace(n["execution_start"][:4], str(int(n["execution_start"][:4]) - 1))),
+                 "agreement_end", "早于")
+    else:
+        s = first("payment_standards.csv", basis="winning_price")
+        change = {
+            "winning_basis_without_product": {"winner_id": ""},
+            "standard_unit_mismatch": {"unit_id": next(u["unit_id"] for u in read_rows(DATA / "units.csv") if u["unit_id"] != s["unit_id"])},
+            "standard_amount_unit": {"amount_unit": "元/吨"},
+            "winning_basis_for_loser": {"winner_id": _winner_with(won="false", unit_id=s["unit_id"])["winner_id"]},
+        }[case]
+        field, word = {"winning_basis_without_product": ("winner_id", "winner_id"),
+                       "standard_unit_mismatch": ("unit_id", "属于品种"),
+                       "standard_amount_unit": ("amount_unit", "单位应为"),
+                       "winning_basis_for_loser": ("basis", "没有中选价")}[case]
+        where = ("payment_standards.csv", mutate(data, "payment_standards.csv", {"standard_id": s["standard_id"]}, **change),
+                 field, word)
+    file, row, field, word = where
+    assert_error(validate(data), file, row, field, word)
