@@ -61,9 +61,9 @@ class Sampler:
     """(seconds since start, resident bytes of the tree) every `interval` seconds."""
 
     def __init__(self, root: int, interval: float = 0.05, limit_mb: float | None = None,
-                 on_limit=None):
+                 on_limit=None, on_sample=None):
         self.root, self.interval = root, interval
-        self.limit, self.on_limit = (limit_mb or 0) * 2**20, on_limit
+        self.limit, self.on_limit, self.on_sample = (limit_mb or 0) * 2**20, on_limit, on_sample
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -76,6 +76,8 @@ class Sampler:
             if self.limit and rss > self.limit and self.on_limit:
                 self.on_limit(rss)
                 self.on_limit = None
+            if self.on_sample:
+                self.on_sample(self.samples)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "Sampler":
@@ -91,6 +93,35 @@ class Sampler:
     def peak_mb(self, start: float = 0.0, end: float = float("inf")) -> float | None:
         inside = [b for t, b in self.samples if start <= t <= end]
         return round(max(inside) / 2**20, 1) if inside else None
+
+
+class Progress:
+    """Where a build has got to, rewritten every few seconds: what is left of a build
+    that is killed. DOC_STAGES and SITE_STAGES entries are wrapped to note their
+    start (validate, derive and MkDocs are known only from the gaps)."""
+
+    def __init__(self, path: Path, every: float = 5.0):
+        self.path, self.every = path, every
+        self.start = time.perf_counter()
+        self.marks: list[tuple[str, float]] = []
+        self._written = 0.0
+
+    def marking(self, name, fn):
+        def stage(ctx):
+            self.marks.append((name, round(time.perf_counter() - self.start, 2)))
+            return fn(ctx)
+        return stage
+
+    def sample(self, samples: list[tuple[float, int]]) -> None:
+        now = time.perf_counter()
+        if now - self._written < self.every:
+            return
+        self._written = now
+        self.path.write_text(json.dumps({
+            "elapsed_s": round(now - self.start, 1),
+            "tree_mb": round(samples[-1][1] / 2**20), "tree_peak_mb": round(max(b for _, b in samples) / 2**20),
+            "stages_started": self.marks,
+        }), encoding="utf-8")
 
 
 def stage_windows(timings: dict[str, float], offset: float) -> dict[str, tuple[float, float]]:
@@ -118,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(ctx.docs_dir, dest)
         render.DOC_STAGES.append((CAPTURE_STAGE, capture))
+    progress = Progress(args.json.with_name(args.json.name + ".progress"))
+    for stages in (render.DOC_STAGES, render.SITE_STAGES):
+        stages[:] = [(name, progress.marking(name, fn)) for name, fn in stages]
     imports_s = time.perf_counter() - started
 
-    with Sampler(os.getpid()) as sampler:
+    with Sampler(os.getpid(), on_sample=progress.sample) as sampler:
+        progress.start = sampler.start
         result = build(args.data, args.out)
     build_s = time.perf_counter() - sampler.start
     # the build's first timed stage starts right away; windows follow end to end

@@ -120,7 +120,9 @@ def run_build(data: Path, site: Path, capture: Path | None = None, max_mb: float
     """`generator.build.build` in a fresh process (bench/child.py), measured. A build
     whose process tree grows past max_mb is killed: the machine is shared."""
     report = site.with_name(site.name + ".build.json")
+    progress = report.with_name(report.name + ".progress")
     report.unlink(missing_ok=True)
+    progress.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench.child", "--data", str(data), "--out", str(site),
            "--json", str(report)]
     if capture:
@@ -137,11 +139,13 @@ def run_build(data: Path, site: Path, capture: Path | None = None, max_mb: float
     with Sampler(proc.pid, interval=0.5, limit_mb=max_mb, on_limit=kill):
         out, err = proc.communicate()
     wall = time.perf_counter() - start
+    where = f"\nlast progress: {progress.read_text(encoding='utf-8')}" if progress.is_file() else ""
     if killed:
         raise SystemExit(f"build killed after {wall:.0f} s: its processes held {killed[0] / 2**20:,.0f} MB, "
-                         f"more than --max-mb {max_mb:,.0f}")
+                         f"more than --max-mb {max_mb:,.0f}{where}")
     if proc.returncode != 0:
-        raise SystemExit(f"build failed ({' '.join(cmd)}):\n{out[-4000:]}\n{err[-4000:]}")
+        raise SystemExit(f"build failed with exit status {proc.returncode} after {wall:.0f} s "
+                         f"({' '.join(cmd)}):\n{out[-4000:]}\n{err[-4000:]}{where}")
     result = json.loads(report.read_text(encoding="utf-8"))
     result["process_s"] = round(wall, 3)  # interpreter start, imports, build, exit
     return result
