@@ -10,10 +10,11 @@ from __future__ import annotations
 from ..derive.rules import RULE_TITLES, RULES
 from . import pages_places, pages_unit
 from .templating import environment, write_page
-from .views import BASES, CATEGORIES, LEVELS, View, register_filters
+from .views import BASES, CATEGORIES, FINDINGS_PER_PAGE, LEVELS, View, register_filters
 
 SECTION_ROOT = "../"  # /units/ and the like are one folder deep
 LEAF_ROOT = "../../"  # /unit/<id>/ and the like are two folders deep
+CHECKS_PAGE_ROOT = "../../../"  # /checks/<rule_id>/<k>/
 
 
 def render(ctx) -> None:
@@ -45,7 +46,15 @@ def render_sections(ctx, v: View, common: dict) -> None:
     write_page(docs, "rounds.md", "rounds.md.j2", **ctx_, rounds=list(v.rounds.values()))
     write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=province_rows(v))
     write_page(docs, "companies.md", "companies.md.j2", **ctx_, companies=company_rows(v))
-    write_page(docs, "checks.md", "checks.md.j2", **ctx_, rules=rule_sections(v), findings=v.findings)
+    rules = rule_sections(v)
+    write_page(docs, "checks.md", "checks.md.j2", **ctx_, findings=v.findings,
+               rules=[{**r, "findings": r["findings"][:FINDINGS_PER_PAGE]} for r in rules])
+    for r in rules:
+        for k in range(2, r["pages"] + 1):
+            first = (k - 1) * FINDINGS_PER_PAGE
+            write_page(docs, f"checks/{r['rule_id']}/{k}.md", "checks_page.md.j2",
+                       **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1,
+                       per_page=FINDINGS_PER_PAGE, findings=r["findings"][first:first + FINDINGS_PER_PAGE])
 
 
 def province_rows(v: View) -> list[dict]:
@@ -81,5 +90,6 @@ def rule_sections(v: View) -> list[dict]:
             findings.append({**f, "standards": [v.standards[sid] for sid in f["standard_ids"]],
                              "products": [v.products[w] for w in f["winner_ids"]]})
         quotes = [{**q, "source": v.sources.get(q["source_id"])} for q in rule["quotes"]]
-        sections.append({**rule, "quotes": quotes, "findings": findings})
+        sections.append({**rule, "quotes": quotes, "findings": findings, "n_findings": len(findings),
+                         "pages": max(1, -(-len(findings) // FINDINGS_PER_PAGE))})
     return sections

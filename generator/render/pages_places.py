@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 
 from .templating import write_page
-from .views import View
+from .views import PAGE_ROWS, View, standards_summary
 
 
 def render(docs: Path, v: View, common: dict) -> None:
@@ -56,6 +56,9 @@ def province_context(v: View, r: dict) -> dict:
             renewals[p["winner_id"]] = max(here, key=lambda x: (x["effective_date"], x["price_id"]))
     groups = [{"batch": v.rounds[b], "winners": [p for p in winners if p["batch_id"] == b]}
               for b in dict.fromkeys(p["batch_id"] for p in winners)]
+    standards = v.standards_by_region.get(code, [])
     return {"r": r, "notices": v.notices_by_region.get(code, []), "winners": winners, "renewals": renewals,
-            "standards": v.standards_by_region.get(code, []), "winner_groups": groups,
+            "standards": standards, "winner_groups": groups, "winners_summary": len(winners) > PAGE_ROWS,
+            "standards_summary": sorted(standards_summary(v, standards, "batch_id"), key=lambda s: (
+                announced[s["batch_id"]], s["batch_id"])) if len(standards) > PAGE_ROWS else [],
             "supplied_rounds": [g["batch"] for g in groups]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .templating import money, write_page
-from .views import View
+from .views import PAGE_ROWS, View, standards_summary
 
 
 def render(docs: Path, v: View, common: dict) -> None:
@@ -24,15 +24,19 @@ def unit_context(v: View, unit: dict) -> dict:
                           key=lambda x: (x["effective_date"], x["region_code"], x["price_id"]))
         rounds.append({"batch": v.rounds[batch_id], "won": [p for p in in_round if p["won"]],
                        "lost": [p for p in in_round if not p["won"]], "renewals": renewals})
+    standards = v.standards_by_unit.get(unit["unit_id"], [])
     return {"u": unit, "category": "药品" if unit["category"] == "drug" else "医用耗材",
-            "rounds": rounds, "standards": v.standards_by_unit.get(unit["unit_id"], []),
+            "rounds": rounds, "standards": standards,
+            "standards_summary": standards_summary(v, standards, "region_code") if len(standards) > PAGE_ROWS else [],
             "findings": v.findings_by_unit.get(unit["unit_id"], []),
             "patient": patient_context(v, unit, products)}
 
 
 def patient_context(v: View, unit: dict, products: list[dict]) -> dict:
     """The rows of the no-JS table and the JSON the picker reads (figures formatted
-    here, once, so the picker shows exactly what the table shows)."""
+    here, once, so the picker shows exactly what the table shows). The picker gets
+    every row; past PAGE_ROWS the table keeps the rows of products that supply the
+    region."""
     rows = sorted(v.patient_by_unit.get(unit["unit_id"], []),
                   key=lambda x: (x["region_code"], x["price"] is None, x["price"] or 0, x["winner_id"]))
     in_rows = {x["winner_id"] for x in rows}
@@ -52,7 +56,8 @@ def patient_context(v: View, unit: dict, products: list[dict]) -> dict:
         } for x in rows],
     }
     units = sorted({p["smallest_unit"] for p in products})
-    return {"rows": rows, "data": data, "smallest_unit": "、".join(units) or "最小单位"}
+    shown = rows if len(rows) <= PAGE_ROWS else [x for x in rows if x["supplies"]]
+    return {"rows": shown, "n_all": len(rows), "data": data, "smallest_unit": "、".join(units) or "最小单位"}
 
 
 def product_context(v: View, p: dict) -> dict:

@@ -18,6 +18,11 @@ SOURCE_KINDS = {"policy": "政策文件", "result": "结果公告", "notice": "�
 LEVELS = {"national": "国家组织", "alliance": "省际联盟", "provincial": "省级", "city": "地市级"}
 CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
 BASES = {"winning_price": "按中选价", "highest_winning_price": "按同组最高中选价", "other": "其他"}
+# A page lists at most this many rows of a table that grows with the data (payment
+# standards, patient rows, supplied products); beyond it the page shows a summary and
+# says where the rows are. Pages then stay small at national scale (README, Benchmark).
+PAGE_ROWS = 200
+FINDINGS_PER_PAGE = 50  # rule-check findings per page of /checks/
 
 
 def clean(value):
@@ -33,6 +38,40 @@ def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
     for r in rows:
         out[r[key]].append(r)
     return out
+
+
+def in_force(s: dict, day: str) -> bool:
+    """A payment standard is in force on `day` (ISO dates compare as text)."""
+    return s["effective_from"] <= day and not (s["effective_to"] and s["effective_to"] < day)
+
+
+def standards_summary(v: "View", standards: list[dict], key: str) -> list[dict]:
+    """One row per value of `key` (region_code, batch_id): how many standards, how many
+    in force on the data's date, the range of those per unit of amount, and sources."""
+    rows = []
+    for value, group_ in group(standards, key).items():
+        current = [s for s in group_ if in_force(s, v.as_of)]
+        ranges = {}
+        for s in current:
+            lo, hi = ranges.get(s["amount_unit"], (s["amount"], s["amount"]))
+            ranges[s["amount_unit"]] = (min(lo, s["amount"]), max(hi, s["amount"]))
+        rows.append({key: value, "n": len(group_), "n_current": len(current),
+                     "n_units": len({s["unit_id"] for s in group_}),
+                     "ranges": [(lo, hi, unit) for unit, (lo, hi) in sorted(ranges.items())],
+                     "bases": sorted({s["basis"] for s in current}),
+                     "sources": v.src([s["source_id"] for s in current or group_])})
+    return rows
+
+
+def finding_pages(findings: list[dict]) -> dict[str, str]:
+    """finding_id -> the page that shows it: /checks/ holds each rule's first
+    FINDINGS_PER_PAGE findings, /checks/<rule_id>/<k>/ the k-th batch of the rest."""
+    pages, seen = {}, defaultdict(int)
+    for f in findings:
+        k = seen[f["rule_id"]] // FINDINGS_PER_PAGE + 1
+        seen[f["rule_id"]] += 1
+        pages[f["finding_id"]] = "checks/" if k == 1 else f"checks/{f['rule_id']}/{k}/"
+    return pages
 
 
 def rate(value, unit: str) -> str:
@@ -102,6 +141,7 @@ class View:
         self.patient_by_unit = group(records(d["patient"]), "unit_id")
         self.findings = records(d["findings"])
         self.findings_by_unit = group(self.findings, "unit_id")
+        self.finding_page = finding_pages(self.findings)
         self.findings_by_winner: dict[str, list[dict]] = defaultdict(list)
         for f in self.findings:
             for wid in f["winner_ids"]:

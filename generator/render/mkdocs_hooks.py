@@ -1,0 +1,41 @@
+"""MkDocs hooks (mkdocs.yml `hooks:`): generated pages skip Markdown.
+
+Pages whose front matter says `vbp_html: true` are written by our templates as
+finished, escaped HTML (generator/render/templating.py). Python-Markdown would
+only re-parse that HTML (its raw-HTML and md_in_html passes cost ~95% of the
+MkDocs stage, measured on a synthetic package) and pass it through unchanged,
+so for those pages the Markdown step gets nothing and the theme gets the body
+as written. The body is read when the page's template is rendered and dropped
+right after, so the build holds one generated page in memory at a time, not all
+of them (MkDocs otherwise keeps every page's source and HTML to the end).
+
+What these pages give up is nothing they used: they have no Markdown headings
+(so no table of contents) and MkDocs never checked links inside raw HTML; the
+`links` stage (generator/linkcheck.py) checks every link of the built site.
+
+Loaded by MkDocs from its path, not imported as part of the package."""
+from __future__ import annotations
+
+from mkdocs.utils import meta
+
+FLAG = "vbp_html"
+
+
+def _raw(page) -> bool:
+    return bool(page.meta.get(FLAG))
+
+
+def on_page_markdown(markdown, page, config, files):
+    return "" if _raw(page) else markdown
+
+
+def on_page_context(context, page, config, nav):
+    if _raw(page):
+        page.content, _ = meta.get_data(page.file.content_string)
+    return context
+
+
+def on_post_page(output, page, config):
+    if _raw(page):
+        page.content = None
+    return output
