@@ -281,3 +281,90 @@ def test_other_checks(data, case):
                  field, word)
     file, row, field, word = where
     assert_error(validate(data), file, row, field, word)
+
+
+# ------------------------------------------------------------------ the schema gate
+# package._schema_may_fail lets a valid package skip Frictionless's row-by-row pass.
+# It may say "maybe" too often, never "no" when Frictionless finds an error: checked
+# here on valid data, on every hostile case, and on inputs aimed at each of its rules.
+
+def _gate_and_frictionless(data_dir):
+    """(gate says maybe, Frictionless's errors), or None when the file checks stop first."""
+    from generator.package import _check_cells, _frictionless_errors, _read_text, _schema_may_fail
+
+    texts = {}
+    for name in RESOURCES:
+        errors, text = _read_text(data_dir, name)
+        if errors:
+            return None
+        texts[name] = text
+    if any(_check_cells(name, texts[name]) for name in RESOURCES):
+        return None  # cell errors: load() runs Frictionless anyway
+    return _schema_may_fail(texts), _frictionless_errors(data_dir)
+
+
+def test_schema_gate_passes_valid_data():
+    maybe, errors = _gate_and_frictionless(DATA)
+    assert errors == [] and maybe is False
+
+
+def _units_row(data, **values):
+    return mutate(data, "units.csv", {"unit_id": first("units.csv")["unit_id"]}, **values)
+
+
+GATE_CASES = {
+    "enum": lambda d: mutate(d, "batches.csv", {"batch_id": first("batches.csv")["batch_id"]}, level="county"),
+    "required": lambda d: mutate(d, "winners.csv", {"winner_id": first("winners.csv")["winner_id"]}, company_id=""),
+    "pattern": lambda d: mutate(d, "winners.csv", {"winner_id": first("winners.csv")["winner_id"]}, winner_id="W Bad"),
+    "pattern-newline": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                        unit_price_unit="元/片\n"),
+    "minimum": lambda d: mutate(d, "winners.csv", {"winner_id": first("winners.csv")["winner_id"]}, pack_size="0"),
+    "exclusive-minimum": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                          unit_price="0.0"),
+    "maximum-edge": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                     unit_price="10000000.0000000000001"),
+    "maximum-exact": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                      unit_price="10000000"),
+    "impossible-date": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                        effective_date="2021-02-30"),
+    "year-zero": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                  effective_date="0000-01-01"),
+    "boolean": lambda d: mutate(d, "winners.csv", {"winner_id": first("winners.csv")["winner_id"]}, won="yes"),
+    "unique": lambda d: mutate(d, "units.csv", {"unit_id": read_rows(DATA / "units.csv")[1]["unit_id"]},
+                               name=first("units.csv")["name"]),
+    "primary-key": lambda d: write_rows(d / "sources.csv", read_rows(d / "sources.csv") + read_rows(d / "sources.csv")[:1]),
+    "foreign-key": lambda d: mutate(d, "prices.csv", {"price_id": first("prices.csv")["price_id"]},
+                                    winner_id="w-nobody"),
+    "self-foreign-key": lambda d: mutate(d, "regions.csv", {"region_code": first("regions.csv")["region_code"]},
+                                         parent_code="999999"),
+    "blank-row": lambda d: (d / "sources.csv").write_bytes((d / "sources.csv").read_bytes() + b",,,,\n"),
+    "empty-line": lambda d: (d / "sources.csv").write_bytes((d / "sources.csv").read_bytes() + b"\n"),
+    "short-row": lambda d: (d / "regions.csv").write_bytes((d / "regions.csv").read_bytes() + b"990000\n"),
+    "long-row": lambda d: (d / "batches.csv").write_bytes(
+        (d / "batches.csv").read_bytes().replace(b"\n", b",x\n", 2).replace(b",x\n", b"\n", 1)),
+    "quoted": lambda d: (d / "units.csv").write_bytes(
+        (d / "units.csv").read_bytes().replace(b"\n", b"\n\"", 2).replace(b"\n\"", b"\n", 1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GATE_CASES))
+def test_schema_gate_never_misses_a_frictionless_error(data, case):
+    GATE_CASES[case](data)
+    result = _gate_and_frictionless(data)
+    if result is not None:
+        maybe, errors = result
+        assert maybe or not errors, errors
+
+
+def test_schema_gate_on_the_hostile_corpus(tmp_path):
+    from hostile.corpus import CASES, prepared
+
+    checked = 0
+    for i, case in enumerate(c for c in CASES if c["expect"] != "publish"):
+        data, _ = prepared(case, tmp_path / str(i))
+        result = _gate_and_frictionless(data)
+        if result is not None:
+            maybe, errors = result
+            assert maybe or not errors, (case["id"], errors)
+            checked += 1
+    assert checked >= 5
