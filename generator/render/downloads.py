@@ -35,10 +35,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import hashlib
+import io
 import itertools
 import json
 import logging
+import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -47,18 +51,13 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
 
 from .. import versions
 from ..package import ROOT, SEMVER, load_schema
-from .spreadsheet import neutralise
+from .spreadsheet import (FORMULA_TRIGGERS, STYLE_BOLD, STYLE_DATE, XlsxBook, column_letter,
+                          neutralise, text_row, text_xml)
 from .templating import environment, write_page
 
 log = logging.getLogger(__name__)
@@ -69,6 +68,7 @@ SUMS_NAME = "SHA256SUMS"
 DESCRIPTOR_NAME = "datapackage.json"
 SITE_NAME = "集采公开"
 V2_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+ZIP_LEVEL = 6  # deflate level of the package zip
 
 # name: (Chinese title, what one row is). The four main datasets come first.
 DATASETS = {
@@ -102,8 +102,8 @@ DEFAULT_FALSE = ("false", "False", "FALSE", "0")
 
 @dataclass
 class Table:
-    """One CSV of a release. Rows are read from the file when needed, never all
-    held in memory: a national package has a million payment standards."""
+    """One CSV of a release. Rows are read from the file a block at a time, never
+    all held in memory: a national package has a million payment standards."""
     name: str
     schema: dict
     path: Path               # the CSV as released (working tree or a git checkout)
@@ -125,6 +125,10 @@ class Table:
     def fields(self) -> list[dict]:
         return self.schema["fields"]
 
+    @property
+    def missing(self) -> frozenset:
+        return frozenset(self.schema.get("missingValues", [""]))
+
     def open_raw(self):
         """The file's bytes from after a leading BOM, if any."""
         fh = open(self.path, "rb")
@@ -132,22 +136,74 @@ class Table:
             fh.seek(0)
         return fh
 
+    def blocks(self):
+        """The data records (header left out) as blocks of raw bytes, each ending
+        at a record boundary."""
+        with self.open_raw() as fh:
+            blocks = record_blocks(fh)
+            first = next(blocks, b"")
+            first = first[_first_record_end(first):]
+            if first:
+                yield first
+            yield from blocks
+
+    def chunks(self):
+        """(raw block, its rows as lists of cell text exactly as in the CSV); every
+        row has one cell per field (a short row is padded with empty cells)."""
+        width = len(self.fields)
+        for block in self.blocks():
+            rows = parse_block(block)
+            if any(len(r) != width for r in rows):
+                rows = [(r + [""] * width)[:width] for r in rows]
+            yield block, rows
+
     def records(self):
         """Data rows as lists of cell text, exactly as in the CSV."""
-        with open(self.path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            yield from (r for r in reader if r)
+        for block in self.blocks():
+            yield from parse_block(block)
 
-    def typed_rows(self):
-        """Rows as Python values: Decimal, int, bool, date, str, None (missing)."""
-        missing = set(self.schema.get("missingValues", [""]))
-        casts = [_caster(f) for f in self.fields]
-        for n, row in enumerate(self.records(), start=1):
-            try:
-                yield [None if v in missing else cast(v) for v, cast in zip(row, casts)]
-            except ValueError as exc:
-                raise ValueError(f"{self.name}.csv 第 {n} 条记录：{exc}") from exc
+
+BLOCK_BYTES = 1 << 22  # records are read and converted ~4 MiB at a time
+
+
+def record_blocks(fh, size: int = BLOCK_BYTES):
+    """The whole stream in blocks that each end at a record boundary: a newline
+    with an even number of quote characters before it (RFC 4180 doubles quotes
+    inside quoted fields, so a newline inside one always follows an odd count)."""
+    carry = b""
+    while data := fh.read(size):
+        buf = carry + data if carry else data
+        cut = buf.rfind(b"\n") + 1
+        if cut and b'"' in buf:
+            odd = buf.count(b'"', 0, cut) % 2
+            while cut and odd:
+                prev = buf.rfind(b"\n", 0, cut - 1) + 1
+                odd ^= buf.count(b'"', prev, cut) % 2
+                cut = prev
+        if cut:
+            yield buf[:cut]
+        carry = buf[cut:]
+    if carry:
+        yield carry
+
+
+def _first_record_end(block: bytes) -> int:
+    end = block.find(b"\n")
+    while end != -1 and block.count(b'"', 0, end) % 2:
+        end = block.find(b"\n", end + 1)
+    return len(block) if end == -1 else end + 1
+
+
+def parse_block(block: bytes) -> list[list[str]]:
+    """The non-empty records of a block, as the csv module reads them."""
+    return [r for r in csv.reader(io.StringIO(block.decode("utf-8"), newline="")) if r]
+
+
+def count_records(block: bytes) -> int:
+    """What len(parse_block(block)) is, without parsing when the block is plain lines."""
+    if b'"' in block or b"\r" in block or b"\n\n" in block or block.startswith(b"\n"):
+        return len(parse_block(block))
+    return block.count(b"\n") + (not block.endswith(b"\n"))
 
 
 @dataclass
@@ -206,7 +262,7 @@ def render(ctx) -> None:
                   editions, site_url, latest=False)
         latest = editions[0]
         for name in [f.file for f in written[latest.version].all()] + [SUMS_NAME]:
-            shutil.copyfile(root / latest.version / name, root / name)
+            _link_or_copy(root / latest.version / name, root / name)
         _page(ctx.docs_dir, f"{DOWNLOADS}/index.md", latest, written[latest.version], editions,
               site_url, latest=True)
         write_page(ctx.docs_dir, "dictionary/index.md", "dictionary.md.j2",
@@ -214,6 +270,16 @@ def render(ctx) -> None:
         write_page(ctx.docs_dir, "cite/index.md", "cite.md.j2", edition=latest,
                    citation=citation(latest, site_url), licenses=latest.meta.get("licenses", []),
                    releases=[(ed.version, ed.as_of) for ed in editions])
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """The latest address is the same file as the versioned one: a hard link where
+    the file system has them (no second copy written), else a copy."""
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def _page(docs_dir, rel, ed, files, editions, site_url, latest):
@@ -269,16 +335,18 @@ def _edition(meta: dict, sources: dict[str, tuple[Path, dict]]) -> Edition:
 
 
 def _table(name: str, path: Path, schema: dict) -> Table:
-    digest, size = hashlib.sha256(), 0
+    """A table's header, row count, size and sha256, in one pass over its bytes."""
+    digest, size, rows, header = hashlib.sha256(), 0, 0, None
     table = Table(name, schema, path, [], 0, 0, "")
     with table.open_raw() as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        rows = sum(1 for r in reader if r)
+        for block in record_blocks(fh):
+            digest.update(block)
+            size += len(block)
+            if header is None:
+                end = _first_record_end(block)
+                header = (parse_block(block[:end]) or [[]])[0]
+                block = block[end:]
+            rows += count_records(block)
     names = [f["name"] for f in schema["fields"]]
     if header != names:
         raise ValueError(f"{name}.csv: header {header} does not match its schema {names}")
@@ -299,30 +367,29 @@ def mark_last_changes(editions: list[Edition]) -> None:
 
 
 # --------------------------------------------------------------------------- typed values
+#
+# A million rows are converted a block (~4 MiB) at a time. Per block, each
+# typed column's distinct values are converted once into a dict (text as in
+# the CSV → what JSON or XLSX gets), checking them on the way; then one
+# function generated for the table's schema (see _compile) turns each row into
+# its JSON object or XLSX row in a single f-string. Text cells go through
+# escaping (json, XML) and spreadsheet.neutralise only in a block that holds a
+# byte needing it; most blocks hold none.
 
-def _caster(fdesc: dict):
+# A number exactly as JSON writes it and an XML double reads it: the source
+# digits go out as they are (0.1200 stays 0.1200); other forms (1e5, +1, .5) are
+# written as Decimal prints them.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_JSON_SPECIAL = re.compile(rb'[\x00-\x1f\\"]')                 # besides \n between records
+_XML_SPECIAL = re.compile(rb"[\x00-\x09\x0b-\x1f&<>]")       # tab and CR also start formulas
+_TRIGGERS = tuple(t.encode() for t in FORMULA_TRIGGERS)
+EXCEL_EPOCH = date(1899, 12, 30).toordinal()  # Excel's day 0 (its 1900 leap-day bug included)
+
+
+def _kind(fdesc: dict) -> str:
     kind = fdesc.get("type", "string")
-    if kind == "number":
-        return _number
-    if kind == "integer":
-        return int
-    if kind == "boolean":
-        true = set(fdesc.get("trueValues", DEFAULT_TRUE))
-        false = set(fdesc.get("falseValues", DEFAULT_FALSE))
-
-        def boolean(v):
-            if v in true:
-                return True
-            if v in false:
-                return False
-            raise ValueError(f"{fdesc['name']}: {v!r} is not a boolean")
-        return boolean
-    if kind == "date":
-        fmt = fdesc.get("format", "default")
-        if fmt in ("default", "any"):
-            return date.fromisoformat
-        return lambda v: datetime.strptime(v, fmt).date()
-    return str  # string and any type we do not convert: the text as written
+    return kind if kind in ("number", "integer", "boolean", "date") else "string"
 
 
 def _number(text: str) -> Decimal:
@@ -336,32 +403,179 @@ def _number(text: str) -> Decimal:
     return value
 
 
-def _json_value(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (Decimal, int)):
-        return str(value)  # str(Decimal) of a finite number is valid JSON: 0.1200, 1E-7
-    if isinstance(value, date):
-        return json.dumps(value.isoformat())
-    return json.dumps(value, ensure_ascii=False)
+def _date(fdesc: dict, text: str) -> date:
+    fmt = fdesc.get("format", "default")
+    if fmt in ("default", "any"):
+        return date.fromisoformat(text)
+    return datetime.strptime(text, fmt).date()
+
+
+def _boolean(fdesc: dict, text: str) -> bool:
+    if text in fdesc.get("trueValues", DEFAULT_TRUE):
+        return True
+    if text in fdesc.get("falseValues", DEFAULT_FALSE):
+        return False
+    raise ValueError(f"{fdesc['name']}: {text!r} is not a boolean")
+
+
+def json_value(fdesc: dict, text: str) -> str:
+    """One typed, non-missing cell as JSON text."""
+    kind = _kind(fdesc)
+    if kind == "number":
+        number = _number(text)
+        return text if JSON_NUMBER.fullmatch(text) else str(number)
+    if kind == "integer":
+        return text if JSON_INTEGER.fullmatch(text) else str(int(text))
+    if kind == "boolean":
+        return "true" if _boolean(fdesc, text) else "false"
+    if kind == "date":
+        return f'"{_date(fdesc, text).isoformat()}"'
+    return json_string(text)
+
+
+def json_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def xlsx_value(fdesc: dict, text: str) -> str:
+    """One typed, non-missing cell as the rest of its XLSX <c> element after r="A1 (from the closing quote)."""
+    kind = _kind(fdesc)
+    if kind == "number":
+        number = _number(text)
+        return f'"><v>{text if JSON_NUMBER.fullmatch(text) else repr(float(number))}</v></c>'
+    if kind == "integer":
+        return f'"><v>{text if JSON_INTEGER.fullmatch(text) else int(text)}</v></c>'
+    if kind == "boolean":
+        return f'" t="b"><v>{int(_boolean(fdesc, text))}</v></c>'
+    if kind == "date":
+        day = _date(fdesc, text).toordinal() - EXCEL_EPOCH
+        return f'" s="{STYLE_DATE}"><v>{day - 1 if 0 < day <= 60 else day}</v></c>'
+    return f'" t="inlineStr"><is>{text_xml(text)}</is></c>'
+
+
+class RowWriter:
+    """Turns a table's rows into JSON objects or XLSX rows, a block at a time."""
+
+    def __init__(self, table: Table, fmt: str):
+        self.table, self.fmt = table, fmt
+        self.missing = table.missing
+        self.typed = [(j, f) for j, f in enumerate(table.fields) if _kind(f) != "string"]
+        self.values = {j: {} for j, _ in self.typed}  # per typed column: text → output
+        self.done = 0  # rows converted so far, for error messages
+        self.plain = _compile(table, fmt, escape=False, values=self.values)
+        self.escaped = _compile(table, fmt, escape=True, values=self.values)
+
+    def _learn(self, rows) -> None:
+        convert = json_value if self.fmt == "json" else xlsx_value
+        for j, fdesc in self.typed:
+            known = self.values[j]
+            if len(known) > 200_000:
+                known.clear()
+            column = list(map(itemgetter(j), rows))
+            for text in set(column).difference(known):
+                if text in self.missing:
+                    known[text] = "null" if self.fmt == "json" else ""
+                    continue
+                try:
+                    known[text] = convert(fdesc, text)
+                except ValueError as exc:
+                    n = self.done + column.index(text) + 1
+                    raise ValueError(f"{self.table.name}.csv 第 {n} 条记录：{exc}") from exc
+
+    def json(self, block: bytes, rows) -> str:
+        """The rows as JSON objects, each on its own line, joined by ",\n"."""
+        self._learn(rows)
+        fn = self.escaped if _JSON_SPECIAL.search(block) else self.plain
+        self.done += len(rows)
+        return ",\n".join([fn(r) for r in rows])
+
+    def xlsx(self, block: bytes, rows, first: int) -> str:
+        """The rows as <row> elements numbered from `first`."""
+        self._learn(rows)
+        fn = self.escaped if needs_neutralising(block) or _XML_SPECIAL.search(block) else self.plain
+        self.done += len(rows)
+        return "".join([fn(str(n), r) for n, r in zip(range(first, first + len(rows)), rows)])
+
+
+def needs_neutralising(block: bytes) -> bool:
+    """Whether some cell of the block may start like a formula. A false alarm only
+    sends the block the slower, escaping way; a miss cannot happen: a cell starts
+    the block, follows a comma or newline, or follows its opening quote."""
+    if block[:1] in _TRIGGERS or b"\t" in block or b"\r" in block:
+        return True
+    quoted = b'"' in block
+    for t in (b"=", b"+", b"@", b"-"):
+        if t != b"-" and t not in block:  # one fast scan for the rare ones
+            continue
+        if b"," + t in block or b"\n" + t in block or (quoted and b'"' + t in block):
+            return True
+    return False
+
+
+def _compile(table: Table, fmt: str, escape: bool, values: dict[int, dict]):
+    """A function of one row (and for XLSX its row number) that returns the row's
+    JSON object or <row> element, generated for this schema: one f-string a row."""
+    names = {"J": json_string, "X": text_xml, "M": table.missing}
+    lines, parts = [], []
+    missing = table.missing
+    for j, fdesc in enumerate(table.fields):
+        v, kind = f"v{j}", _kind(fdesc)
+        absent = f"not {v}" if missing == {""} else f"{v} in M"
+        if fmt == "json":
+            key = json.dumps(fdesc["name"], ensure_ascii=False)
+            names[f"K{j}"] = key + ":"
+            if kind != "string":
+                names[f"D{j}"] = values[j]  # filled per block by RowWriter._learn
+                lines.append(f"e{j} = D{j}[{v}]")
+            elif escape:
+                lines.append(f"e{j} = 'null' if {absent} else J({v})")
+            else:
+                lines.append(f"e{j} = 'null' if {absent} else '\"' + {v} + '\"'")
+            parts.append(f"{{K{j}}}{{e{j}}}")
+        else:
+            names[f"C{j}"] = f'<c r="{column_letter(j + 1)}'
+            if kind != "string":
+                names[f"D{j}"] = values[j]
+                lines.append(f"e{j} = '' if {absent} else C{j} + n + D{j}[{v}]")
+            elif escape:
+                lines.append(f"e{j} = '' if {absent} else "
+                             f"C{j} + n + '\" t=\"inlineStr\"><is>' + X({v}) + '</is></c>'")
+            else:
+                lines.append(f"e{j} = '' if {absent} else "
+                             f"C{j} + n + '\" t=\"inlineStr\"><is><t>' + {v} + '</t></is></c>'")
+            parts.append(f"{{e{j}}}")
+    unpack = ", ".join(f"v{j}" for j in range(len(table.fields))) + ","
+    if fmt == "json":
+        body = "return f'{{" + ",".join(parts) + "}}'"
+        args = "r"
+    else:
+        body = "return f'<row r=\"{n}\">" + "".join(parts) + "</row>'"
+        args = "n, r"
+    source = f"def row({args}):\n    {unpack} = r\n" + "".join(f"    {x}\n" for x in lines) + f"    {body}\n"
+    return _bind(source, names)
+
+
+def _bind(source: str, names: dict):
+    namespace = dict(names)
+    exec(compile(source, "<downloads row>", "exec"), namespace)  # noqa: S102 (our own code)
+    return namespace["row"]
 
 
 # --------------------------------------------------------------------------- writers
 
 class StampedZip(zipfile.ZipFile):
     """A zip whose bytes depend only on what is put in it and the as_of date:
-    every entry gets that date and the same attributes (openpyxl, given one of
-    these, would otherwise stamp the clock and temp-file times)."""
+    every entry gets that date and the same attributes."""
 
-    def __init__(self, file, as_of: str):
-        super().__init__(file, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    def __init__(self, file, as_of: str, compresslevel: int | None = None):
+        super().__init__(file, "w", zipfile.ZIP_DEFLATED, allowZip64=True,
+                         compresslevel=compresslevel)
         self._stamp = datetime.fromisoformat(as_of).timetuple()[:6]
 
     def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=self._stamp)
         info.compress_type = zipfile.ZIP_DEFLATED
+        info._compresslevel = self.compresslevel
         info.create_system = 3
         info.external_attr = 0o644 << 16
         info.file_size = size  # lets zipfile choose ZIP64 for big streamed entries
@@ -371,29 +585,60 @@ class StampedZip(zipfile.ZipFile):
         name = getattr(zinfo_or_arcname, "filename", zinfo_or_arcname)
         super().writestr(self._info(name), data)
 
-    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
-        with open(filename, "rb") as src:
-            self.write_stream(arcname or Path(filename).name, src, Path(filename).stat().st_size)
+    def open_entry(self, name: str, force_zip64: bool = False):
+        """A writable entry of unknown size (force_zip64 when it may pass 2 GiB)."""
+        return self.open(self._info(name), "w", force_zip64=force_zip64)
 
     def write_stream(self, name: str, src, size: int) -> None:
         with self.open(self._info(name, size), "w") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def write_plain_csv(table: Table, dest: Path) -> None:
+class HashingFile:
+    """A binary file written once, front to back, that knows its size and sha256."""
+
+    def __init__(self, path: Path):
+        self._fh = open(path, "wb")
+        self._digest = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> None:
+        self._digest.update(data)
+        self.bytes += len(data)
+        self._fh.write(data)
+
+    def close(self) -> tuple[int, str]:
+        self._fh.close()
+        return self.bytes, self._digest.hexdigest()
+
+
+def write_plain_csv(table: Table, dest: Path) -> tuple[int, str]:
     with table.open_raw() as src, open(dest, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
+    return table.size, table.sha256  # the same bytes: no need to hash them again
 
 
-def write_excel_csv(table: Table, dest: Path) -> None:
-    """UTF-8 with BOM, CRLF, text neutralised; numbers of number fields untouched."""
+def write_excel_csv(table: Table, dest: Path) -> tuple[int, str]:
+    """UTF-8 with BOM, CRLF, text neutralised; numbers of number fields untouched.
+    A block with no quote, CR, blank line or cell starting like a formula is the
+    source with CRLF line ends, byte for byte what csv.writer would write."""
     numeric = [f.get("type") in ("number", "integer") for f in table.fields]
-    with open(dest, "w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([neutralise(h) for h in table.header])
-        for row in table.records():
-            writer.writerow([v if num and _is_number(v) else neutralise(v)
-                             for v, num in zip(row, numeric)])
+    out = HashingFile(dest)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([neutralise(h) for h in table.header])
+    out.write(codecs.BOM_UTF8 + text.getvalue().encode("utf-8"))
+    for block in table.blocks():
+        if not (b'"' in block or b"\r" in block or b"\n\n" in block or block.startswith(b"\n")
+                or needs_neutralising(block)):
+            out.write(block.replace(b"\n", b"\r\n") + (b"" if block.endswith(b"\n") else b"\r\n"))
+            continue
+        text.seek(0)
+        text.truncate()
+        writer.writerows([v if num and _is_number(v) else neutralise(v)
+                          for v, num in zip(row, numeric)] for row in parse_block(block))
+        out.write(text.getvalue().encode("utf-8"))
+    return out.close()
 
 
 def _is_number(text: str) -> bool:
@@ -403,100 +648,102 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def write_json(table: Table, dest: Path) -> None:
-    keys = [json.dumps(n, ensure_ascii=False) for n in table.header]
-    with open(dest, "w", encoding="utf-8", newline="\n") as out:
-        first = True
-        for row in table.typed_rows():
-            out.write("[\n" if first else ",\n")
-            out.write("{" + ",".join(f"{k}:{_json_value(v)}" for k, v in zip(keys, row)) + "}")
+def write_json(table: Table, dest: Path) -> tuple[int, str]:
+    """An array of objects, one a line: '[\\n{…},\\n{…}\\n]\\n' ('[]\\n' when empty)."""
+    rows_json = RowWriter(table, "json")
+    out = HashingFile(dest)
+    first = True
+    for block, rows in table.chunks():
+        if rows:
+            out.write(("[\n" if first else ",\n").encode("utf-8"))
+            out.write(rows_json.json(block, rows).encode("utf-8"))
             first = False
-        out.write("[]\n" if first else "\n]\n")
+    out.write(b"[]\n" if first else b"\n]\n")
+    return out.close()
 
 
 EXCEL_MAX_ROWS = 1_048_576  # per worksheet
 WIDTH_SAMPLE = 1000         # rows looked at to size the columns
+XLSX_LEVEL = 1              # deflate level of sheets: 6 took 3× the time for ~1/3 less size
 
 
 def write_xlsx(table: Table, ed: Edition, site_url: str | None, dest: Path,
-               max_rows: int = EXCEL_MAX_ROWS) -> None:
+               max_rows: int = EXCEL_MAX_ROWS) -> tuple[int, str]:
     """Typed cells, two header rows, frozen at A3. A table longer than a worksheet
     continues on <name>_2, <name>_3 … each with the same two header rows."""
-    wb = Workbook(write_only=True)
+    try:
+        _write_xlsx(table, ed, site_url, dest, max_rows, force_zip64=False)
+    except RuntimeError as exc:  # a sheet's XML passed 2 GiB: write again with ZIP64
+        if "force_zip64" not in str(exc):
+            raise
+        _write_xlsx(table, ed, site_url, dest, max_rows, force_zip64=True)
+    return dest.stat().st_size, _sha256_file(dest)
+
+
+def _write_xlsx(table, ed, site_url, dest, max_rows, force_zip64):
     titles = [f.get("title", f["name"]) for f in table.fields]
     widths = _widths(table, titles)
     per_sheet = max_rows - 2
     sheets = max(1, -(-table.rows // per_sheet))
-    rows = table.typed_rows()
-    bold = Font(bold=True)
-    for k in range(sheets):
-        ws = wb.create_sheet(title=table.name[:31] if k == 0 else f"{table.name[:27]}_{k + 1}")
-        ws.freeze_panes = "A3"
-        for i, width in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = width
-        for header_row in (titles, table.header):
-            cells = []
-            for text in header_row:
-                cell = WriteOnlyCell(ws, value=_xlsx_text(text))
-                cell.font = bold
-                cells.append(cell)
-            ws.append(cells)
-        for row in itertools.islice(rows, per_sheet):
-            ws.append([_xlsx_value(v) for v in row])
+    names = [table.name[:31] if k == 0 else f"{table.name[:27]}_{k + 1}" for k in range(sheets)]
+    rows_xml = RowWriter(table, "xlsx")
+    chunks = table.chunks()
+    pending = []  # rows of a block that did not fit on the previous sheet
 
-    info = wb.create_sheet(title="说明")
-    info.column_dimensions["A"].width = 16
-    info.column_dimensions["B"].width = 80
+    def sheet_rows():
+        yield text_row(1, titles, STYLE_BOLD) + text_row(2, table.header, STYLE_BOLD)
+        number, left = 3, per_sheet
+        while left:
+            if not pending:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                pending.append(chunk)
+            block, rows = pending.pop()
+            if len(rows) > left:
+                pending.append((block, rows[left:]))
+                rows = rows[:left]
+            yield rows_xml.xlsx(block, rows, number)
+            number += len(rows)
+            left -= len(rows)
+
+    with StampedZip(dest, ed.as_of, XLSX_LEVEL) as zf:
+        book = XlsxBook(zf, names + ["说明"], title=f"{table.title} {ed.version}",
+                        creator=SITE_NAME, created=f"{ed.as_of}T00:00:00Z")
+        for _ in names:
+            book.write_sheet(sheet_rows(), widths, freeze="A3", force_zip64=force_zip64)
+        book.write_sheet(_about_rows(table, ed, site_url, sheets), [16, 80])
+
+
+def _about_rows(table: Table, ed: Edition, site_url: str | None, sheets: int):
+    """The 说明 sheet: release, licence, citation, layout, then the field dictionary."""
     layout = "第 1 行为中文列名，第 2 行为字段名，数据从第 3 行开始。"
     if sheets > 1:
         layout += f"Excel 每个工作表最多 {EXCEL_MAX_ROWS:,} 行，本表数据依次分在 {sheets} 个工作表中。"
-    for label, value in (
+    lines = [
         ("数据表", f"{table.title}（{table.name}）"), ("每行是", table.about),
         ("数据包", ed.meta.get("title", ed.meta.get("name", ""))), ("版本", ed.version),
         ("数据截至", ed.as_of), ("本表最近变更", table.last_change), ("行数", f"{table.rows:,}"),
         ("许可", "；".join(_license_text(lic) for lic in ed.meta.get("licenses", []))),
         ("引用", citation(ed, site_url)["text"]),
         ("说明", layout + "以 = + - @ 等开头的文本已在前面加上 ' 以防被当作公式；原始数据见同名 CSV。"),
-    ):
-        info.append([_xlsx_text(label), _xlsx_text(value)])
+    ]
     if ed.sample:
-        info.append(["注意", "示例数据，价格为虚构，请勿引用为真实价格。"])
-    info.append([])
-    info.append([_bold(info, t) for t in ("字段", "中文名", "类型", "单位", "说明", "示例")])
-    for f in table.fields:
-        info.append([_xlsx_text(str(v)) for v in (
+        lines.append(("注意", "示例数据，价格为虚构，请勿引用为真实价格。"))
+    rows = [text_row(n, line) for n, line in enumerate(lines, start=1)]
+    n = len(lines) + 2  # one empty row before the field dictionary
+    rows.append(text_row(n, ("字段", "中文名", "类型", "单位", "说明", "示例"), STYLE_BOLD))
+    for n, f in enumerate(table.fields, start=n + 1):
+        rows.append(text_row(n, [str(v) for v in (
             f["name"], f.get("title", ""), TYPE_LABELS.get(f.get("type"), f.get("type")),
-            f.get("unit", ""), f.get("description", ""), f.get("example", ""))])
-
-    wb.properties.creator = SITE_NAME
-    wb.properties.title = f"{table.title} {ed.version}"
-    wb.properties.created = wb.properties.modified = datetime.fromisoformat(ed.as_of)
-    ExcelWriter(wb, StampedZip(dest, ed.as_of)).save()  # save() closes the zip
-
-
-def _bold(ws, text):
-    cell = WriteOnlyCell(ws, value=text)
-    cell.font = Font(bold=True)
-    return cell
-
-
-def _xlsx_text(text: str) -> str:
-    # XML cannot hold most control characters; show them as U+FFFD instead of failing.
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", neutralise(text))
-
-
-def _xlsx_value(value):
-    if isinstance(value, str):
-        return _xlsx_text(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    return value  # None, bool, int, date (openpyxl formats dates yyyy-mm-dd)
+            f.get("unit", ""), f.get("description", ""), f.get("example", ""))]))
+    return rows
 
 
 def _widths(table: Table, titles: list[str]) -> list[float]:
     sample = list(itertools.islice(table.records(), WIDTH_SAMPLE))
     return [min(max(max([_display_width(titles[i]), _display_width(name)]
-                        + [_display_width(r[i]) for r in sample]) + 2, 8), 60)
+                        + [_display_width(r[i]) for r in sample if i < len(r)]) + 2, 8), 60)
             for i, name in enumerate(table.header)]
 
 
@@ -526,18 +773,25 @@ def sha256sums(digests: dict[str, str]) -> bytes:
     return "".join(f"{digests[name]}  {name}\n" for name in sorted(digests)).encode("utf-8")
 
 
-def write_package_zip(ed: Edition, site_url: str | None, dest: Path) -> None:
+def write_package_zip(ed: Edition, site_url: str | None, dest: Path) -> tuple[int, str]:
     small = {DESCRIPTOR_NAME: standalone_descriptor(ed),
              "README.md": readme(ed, site_url).encode("utf-8")}
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
     digests.update({f"{t.name}.csv": t.sha256 for t in ed.tables.values()})
-    with StampedZip(dest, ed.as_of) as zf:
+    with StampedZip(dest, ed.as_of, ZIP_LEVEL) as zf:
         for name, data in small.items():
             zf.writestr(name, data)
         for t in ed.tables.values():
             with t.open_raw() as src:
                 zf.write_stream(f"{t.name}.csv", src, t.size)
         zf.writestr(SUMS_NAME, sha256sums(digests))
+    return dest.stat().st_size, _sha256_file(dest)
+
+
+def write_descriptor(ed: Edition, dest: Path) -> tuple[int, str]:
+    data = standalone_descriptor(ed)
+    dest.write_bytes(data)
+    return len(data), hashlib.sha256(data).hexdigest()
 
 
 def readme(ed: Edition, site_url: str | None) -> str:
@@ -547,26 +801,69 @@ def readme(ed: Edition, site_url: str | None) -> str:
 
 
 def write_edition(ed: Edition, folder: Path, site_url: str | None) -> Written:
+    """Every file of one release. The files are independent, so they are written
+    by a pool of processes (one per CPU, at most WORKERS), biggest first."""
     folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(pattern.format(name=t.name), label, key, t.name)
+            for t in ed.tables.values() for key, label, pattern in FORMATS]
+    jobs += [(ZIP_NAME, "数据包 ZIP", "zip", None), (DESCRIPTOR_NAME, "datapackage.json", "descriptor", None)]
+    done = dict(_run(_write_file, [(ed, folder, site_url, job) for job in
+                                   sorted(jobs, key=lambda job: -_cost(ed, job))]))
     written = Written()
-
-    def put(name: str, write, label: str = "") -> FileInfo:
-        path = folder / name
-        write(path)
-        return FileInfo(name, path.stat().st_size, _sha256_file(path), label)
-
     for t in ed.tables.values():
-        writers = {"csv": lambda p, t=t: write_plain_csv(t, p),
-                   "excel_csv": lambda p, t=t: write_excel_csv(t, p),
-                   "xlsx": lambda p, t=t: write_xlsx(t, ed, site_url, p),
-                   "json": lambda p, t=t: write_json(t, p)}
-        written.tables[t.name] = [put(pattern.format(name=t.name), writers[key], label)
-                                  for key, label, pattern in FORMATS]
-    written.package = [
-        put(ZIP_NAME, lambda p: write_package_zip(ed, site_url, p), "数据包 ZIP"),
-        put(DESCRIPTOR_NAME, lambda p: p.write_bytes(standalone_descriptor(ed)), "datapackage.json")]
+        written.tables[t.name] = [done[pattern.format(name=t.name)] for _, _, pattern in FORMATS]
+    written.package = [done[ZIP_NAME], done[DESCRIPTOR_NAME]]
     (folder / SUMS_NAME).write_bytes(sha256sums({f.file: f.sha256 for f in written.all()}))
     return written
+
+
+# Rough CPU seconds per source byte, to start the longest jobs first.
+_COST = {"xlsx": 40, "json": 15, "excel_csv": 4, "zip": 10, "csv": 1, "descriptor": 0}
+WORKERS = 2
+
+
+def _cost(ed: Edition, job) -> float:
+    _, _, key, name = job
+    size = ed.tables[name].size if name else sum(t.size for t in ed.tables.values())
+    return _COST[key] * size
+
+
+def _write_file(ed: Edition, folder: Path, site_url: str | None, job) -> tuple[str, FileInfo]:
+    file, label, key, name = job
+    path, table = folder / file, ed.tables.get(name)
+    if key == "csv":
+        size, sha = write_plain_csv(table, path)
+    elif key == "excel_csv":
+        size, sha = write_excel_csv(table, path)
+    elif key == "xlsx":
+        size, sha = write_xlsx(table, ed, site_url, path)
+    elif key == "json":
+        size, sha = write_json(table, path)
+    elif key == "zip":
+        size, sha = write_package_zip(ed, site_url, path)
+    else:
+        size, sha = write_descriptor(ed, path)
+    return file, FileInfo(file, size, sha, label)
+
+
+def _run(fn, args: list[tuple]) -> list:
+    """fn(*a) for each a, in a pool of forked processes when there is more than one
+    CPU and enough work; results in any order."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(WORKERS, cpus or 1, len(args))
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(*a) for a in args]
+    gc.freeze()  # children then do not copy the parent's objects by touching them
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return list(pool.imap_unordered(_star, [(fn, a) for a in args], chunksize=1))
+    finally:
+        gc.unfreeze()
+
+
+def _star(job):
+    fn, args = job
+    return fn(*args)
 
 
 def _sha256_file(path: Path) -> str:
