@@ -195,8 +195,12 @@ def _first_record_end(block: bytes) -> int:
 
 
 def parse_block(block: bytes) -> list[list[str]]:
-    """The non-empty records of a block, as the csv module reads them."""
-    return [r for r in csv.reader(io.StringIO(block.decode("utf-8"), newline="")) if r]
+    """The non-empty records of a block, as the csv module reads them (a block with
+    no quote, CR or NUL is plain lines of comma-separated cells: split it)."""
+    text = block.decode("utf-8")
+    if b'"' in block or b"\r" in block or b"\0" in block:
+        return [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    return [line.split(",") for line in text.split("\n") if line]
 
 
 def count_records(block: bytes) -> int:
@@ -381,7 +385,7 @@ def mark_last_changes(editions: list[Edition]) -> None:
 # written as Decimal prints them.
 JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_JSON_SPECIAL = re.compile(rb'[\x00-\x1f\\"]')                 # besides \n between records
+_JSON_SPECIAL = re.compile(rb'[\x00-\x09\x0b-\x1f\\"]')  # a newline in a value is quoted
 _XML_SPECIAL = re.compile(rb"[\x00-\x09\x0b-\x1f&<>]")       # tab and CR also start formulas
 _TRIGGERS = tuple(t.encode() for t in FORMULA_TRIGGERS)
 EXCEL_EPOCH = date(1899, 12, 30).toordinal()  # Excel's day 0 (its 1900 leap-day bug included)
@@ -454,7 +458,13 @@ def xlsx_value(fdesc: dict, text: str) -> str:
 
 
 class RowWriter:
-    """Turns a table's rows into JSON objects or XLSX rows, a block at a time."""
+    """Turns a table's rows into JSON objects or XLSX rows, a block at a time.
+
+    Per block: a number or integer column whose every value is already a JSON
+    number (or missing) is written as it is; other typed columns go through a
+    dict of their distinct values (converted and checked once each); text is
+    escaped only when the block's bytes hold something to escape. The row
+    function for each such combination is generated once (see _compile)."""
 
     def __init__(self, table: Table, fmt: str):
         self.table, self.fmt = table, fmt
@@ -462,16 +472,26 @@ class RowWriter:
         self.typed = [(j, f) for j, f in enumerate(table.fields) if _kind(f) != "string"]
         self.values = {j: {} for j, _ in self.typed}  # per typed column: text → output
         self.done = 0  # rows converted so far, for error messages
-        self.plain = _compile(table, fmt, escape=False, values=self.values)
-        self.escaped = _compile(table, fmt, escape=True, values=self.values)
+        self.functions = {}
+        numbers = {"number": JSON_NUMBER.pattern, "integer": JSON_INTEGER.pattern}
+        self.checks = {}  # column → a pattern its whole block column must match to go raw
+        if self.missing <= {""}:
+            for j, f in self.typed:
+                if _kind(f) in numbers:
+                    one = f"(?:{numbers[_kind(f)]})?"
+                    self.checks[j] = re.compile(f"{one}(?:\n{one})*+")
 
-    def _learn(self, rows) -> None:
+    def _prepare(self, rows, escape: bool):
         convert = json_value if self.fmt == "json" else xlsx_value
+        raw = []
         for j, fdesc in self.typed:
+            column = list(map(itemgetter(j), rows))
+            if j in self.checks and self.checks[j].fullmatch("\n".join(column)):
+                raw.append(j)
+                continue
             known = self.values[j]
             if len(known) > 200_000:
                 known.clear()
-            column = list(map(itemgetter(j), rows))
             for text in set(column).difference(known):
                 if text in self.missing:
                     known[text] = "null" if self.fmt == "json" else ""
@@ -481,19 +501,20 @@ class RowWriter:
                 except ValueError as exc:
                     n = self.done + column.index(text) + 1
                     raise ValueError(f"{self.table.name}.csv 第 {n} 条记录：{exc}") from exc
+        key = (escape, tuple(raw))
+        if key not in self.functions:
+            self.functions[key] = _compile(self.table, self.fmt, escape, set(raw), self.values)
+        self.done += len(rows)
+        return self.functions[key]
 
     def json(self, block: bytes, rows) -> str:
         """The rows as JSON objects, each on its own line, joined by ",\n"."""
-        self._learn(rows)
-        fn = self.escaped if _JSON_SPECIAL.search(block) else self.plain
-        self.done += len(rows)
+        fn = self._prepare(rows, escape=bool(_JSON_SPECIAL.search(block)))
         return ",\n".join([fn(r) for r in rows])
 
     def xlsx(self, block: bytes, rows, first: int) -> str:
         """The rows as <row> elements numbered from `first`."""
-        self._learn(rows)
-        fn = self.escaped if needs_neutralising(block) or _XML_SPECIAL.search(block) else self.plain
-        self.done += len(rows)
+        fn = self._prepare(rows, escape=needs_neutralising(block) or bool(_XML_SPECIAL.search(block)))
         return "".join([fn(str(n), r) for n, r in zip(range(first, first + len(rows)), rows)])
 
 
@@ -512,53 +533,50 @@ def needs_neutralising(block: bytes) -> bool:
     return False
 
 
-def _compile(table: Table, fmt: str, escape: bool, values: dict[int, dict]):
-    """A function of one row (and for XLSX its row number) that returns the row's
-    JSON object or <row> element, generated for this schema: one f-string a row."""
+def _compile(table: Table, fmt: str, escape: bool, raw: set[int], values: dict[int, dict]):
+    """A function of one row (and for XLSX its row number as text) that returns the
+    row's JSON object or <row> element, generated for this schema: one f-string a
+    cell. raw: typed columns written as they are (checked JSON numbers)."""
     names = {"J": json_string, "X": text_xml, "M": table.missing}
     lines, parts = [], []
-    missing = table.missing
     for j, fdesc in enumerate(table.fields):
         v, kind = f"v{j}", _kind(fdesc)
-        absent = f"not {v}" if missing == {""} else f"{v} in M"
+        absent = f"not {v}" if table.missing == {""} else f"{v} in M"
+        names[f"D{j}"] = values.get(j)  # filled per block by RowWriter._prepare
         if fmt == "json":
-            key = json.dumps(fdesc["name"], ensure_ascii=False)
-            names[f"K{j}"] = key + ":"
-            if kind != "string":
-                names[f"D{j}"] = values[j]  # filled per block by RowWriter._learn
-                lines.append(f"e{j} = D{j}[{v}]")
+            names[f"K{j}"] = json.dumps(fdesc["name"], ensure_ascii=False) + ":"
+            if j in raw:
+                value = f"{v} or 'null'"
+            elif kind != "string":
+                value = f"D{j}[{v}]"
             elif escape:
-                lines.append(f"e{j} = 'null' if {absent} else J({v})")
+                value = f"'null' if {absent} else J({v})"
             else:
-                lines.append(f"e{j} = 'null' if {absent} else '\"' + {v} + '\"'")
+                value = f"'null' if {absent} else f'\"{{{v}}}\"'"
+            lines.append(f"e{j} = {value}")
             parts.append(f"{{K{j}}}{{e{j}}}")
+            continue
+        ref = f'<c r="{column_letter(j + 1)}{{n}}'
+        if j in raw:
+            cell = f"f'{ref}\"><v>{{{v}}}</v></c>'"
+        elif kind != "string":
+            cell = f"f'{ref}{{D{j}[{v}]}}'"
+        elif escape:
+            cell = f"f'{ref}\" t=\"inlineStr\"><is>{{X({v})}}</is></c>'"
         else:
-            names[f"C{j}"] = f'<c r="{column_letter(j + 1)}'
-            if kind != "string":
-                names[f"D{j}"] = values[j]
-                lines.append(f"e{j} = '' if {absent} else C{j} + n + D{j}[{v}]")
-            elif escape:
-                lines.append(f"e{j} = '' if {absent} else "
-                             f"C{j} + n + '\" t=\"inlineStr\"><is>' + X({v}) + '</is></c>'")
-            else:
-                lines.append(f"e{j} = '' if {absent} else "
-                             f"C{j} + n + '\" t=\"inlineStr\"><is><t>' + {v} + '</t></is></c>'")
-            parts.append(f"{{e{j}}}")
+            cell = f"f'{ref}\" t=\"inlineStr\"><is><t>{{{v}}}</t></is></c>'"
+        lines.append(f"e{j} = '' if {absent} else {cell}")
+        parts.append(f"{{e{j}}}")
     unpack = ", ".join(f"v{j}" for j in range(len(table.fields))) + ","
     if fmt == "json":
-        body = "return f'{{" + ",".join(parts) + "}}'"
-        args = "r"
+        args, body = "r", "return f'{{" + ",".join(parts) + "}}'"
     else:
-        body = "return f'<row r=\"{n}\">" + "".join(parts) + "</row>'"
-        args = "n, r"
+        args, body = "n, r", "return f'<row r=\"{n}\">" + "".join(parts) + "</row>'"
     source = f"def row({args}):\n    {unpack} = r\n" + "".join(f"    {x}\n" for x in lines) + f"    {body}\n"
-    return _bind(source, names)
-
-
-def _bind(source: str, names: dict):
     namespace = dict(names)
     exec(compile(source, "<downloads row>", "exec"), namespace)  # noqa: S102 (our own code)
     return namespace["row"]
+
 
 
 # --------------------------------------------------------------------------- writers
