@@ -479,26 +479,35 @@ def _keys_pass(name: str, schemas: dict, texts: dict[str, _Text]) -> bool:
     string fields (whose cells are their values); anything else says "maybe"."""
     schema, columns = schemas[name], texts[name].columns
 
-    def values(resource: str, names) -> list[tuple] | None:
+    def values(resource: str, names) -> tuple[list, set] | None:
+        """The key of each row (a value for one field, else a tuple; None = missing)
+        and the set of keys that are not all missing."""
         resource = resource or name  # "" is the resource itself
         s = schemas[resource]
         fields = [s.get_field(f) if s.has_field(f) else None for f in names]
         if any(f is None or f.type != "string" or f.format != "default" for f in fields):
             return None
         missing = [set(f.missing_values) for f in fields]
-        return [tuple(None if v in m else v for v, m in zip(row, missing))
-                for row in zip(*(texts[resource].columns[f.name] for f in fields))]
+        cols = [texts[resource].columns[f.name] for f in fields]
+        if len(cols) == 1:
+            return cols[0], set(cols[0]) - missing[0]
+        keys = [tuple(None if v in m else v for v, m in zip(row, missing)) for row in zip(*cols)]
+        return keys, {k for k in keys if set(k) != {None}}
 
     for field in schema.fields:
         if field.constraints.get("unique"):
             if field.type != "string" or field.format != "default":
                 return False
-            present = [v for v in columns[field.name] if v not in set(field.missing_values)]
+            missing = set(field.missing_values)
+            present = [v for v in columns[field.name] if v not in missing]
             if len(set(present)) != len(present):
                 return False
     if schema.primary_key:
-        keys = values(name, schema.primary_key)
-        if keys is None or any(set(k) == {None} for k in keys) or len(set(keys)) != len(keys):
+        found = values(name, schema.primary_key)
+        if found is None:
+            return False
+        keys, distinct = found
+        if len(distinct) != len(keys):  # a key all missing, or a key twice
             return False
     for fk in schema.foreign_keys:
         source = fk["reference"]["resource"]
@@ -508,8 +517,7 @@ def _keys_pass(name: str, schemas: dict, texts: dict[str, _Text]) -> bool:
         parent = values(source, fk["reference"]["fields"])
         if child is None or parent is None:
             return False
-        lookup = {k for k in parent if set(k) != {None}}
-        if any(k not in lookup for k in set(child) if set(k) != {None}):
+        if not child[1] <= parent[1]:
             return False
     return True
 
