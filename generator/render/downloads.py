@@ -385,8 +385,17 @@ def mark_last_changes(editions: list[Edition]) -> None:
 # written as Decimal prints them.
 JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_JSON_SPECIAL = re.compile(rb'[\x00-\x09\x0b-\x1f\\"]')  # a newline in a value is quoted
-_XML_SPECIAL = re.compile(rb"[\x00-\x09\x0b-\x1f&<>]")       # tab and CR also start formulas
+
+
+def _marks(special: bytes) -> bytes:
+    """A bytes.translate table that maps the special bytes to NUL, any other to 1:
+    one table pass and one memchr find a special byte faster than a regex."""
+    return bytes(0 if b in special else 1 for b in range(256))
+
+
+_CONTROL = bytes(range(0x20)).replace(b"\n", b"")  # a newline in a value is quoted
+_JSON_SPECIAL = _marks(_CONTROL + b'\\"')
+_XML_SPECIAL = _marks(_CONTROL + b"&<>")              # tab and CR also start formulas
 _TRIGGERS = tuple(t.encode() for t in FORMULA_TRIGGERS)
 EXCEL_EPOCH = date(1899, 12, 30).toordinal()  # Excel's day 0 (its 1900 leap-day bug included)
 
@@ -509,12 +518,12 @@ class RowWriter:
 
     def json(self, block: bytes, rows) -> str:
         """The rows as JSON objects, each on its own line, joined by ",\n"."""
-        fn = self._prepare(rows, escape=bool(_JSON_SPECIAL.search(block)))
+        fn = self._prepare(rows, escape=b"\0" in block.translate(_JSON_SPECIAL))
         return ",\n".join([fn(r) for r in rows])
 
     def xlsx(self, block: bytes, rows, first: int) -> str:
         """The rows as <row> elements numbered from `first`."""
-        fn = self._prepare(rows, escape=needs_neutralising(block) or bool(_XML_SPECIAL.search(block)))
+        fn = self._prepare(rows, escape=needs_neutralising(block) or b"\0" in block.translate(_XML_SPECIAL))
         return "".join([fn(str(n), r) for n, r in zip(range(first, first + len(rows)), rows)])
 
 
