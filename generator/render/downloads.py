@@ -7,8 +7,8 @@ git history, see versions.py) this stage writes into docs/downloads/<version>/:
                      faithful, UTF-8, the stable form to cite and diff;
 - <name>-excel.csv   UTF-8 with a byte-order mark and CRLF for Excel on
                      Windows; text cells neutralised (spreadsheet.py);
-- <name>.xlsx        sheet 1: row 1 Chinese titles, row 2 field names, data
-                     from row 3, panes frozen at A3 (pandas:
+- <name>.xlsx        (spreadsheet.XlsxBook) sheet 1: row 1 Chinese titles,
+                     row 2 field names, data from row 3, panes frozen at A3 (pandas:
                      read_excel(path, header=1)); a table longer than Excel's
                      1,048,576 rows continues on <name>_2 …; last sheet "说明":
                      release, licence, citation and the field dictionary;
@@ -24,11 +24,17 @@ git history, see versions.py) this stage writes into docs/downloads/<version>/:
 - SHA256SUMS         `sha256sum -c` list of the files above;
 - index.md           the page of that release.
 
-The newest release's files are also copied to docs/downloads/ itself, so
-/downloads/winners.csv is always the latest and /downloads/0.1.0/winners.csv
-never changes. Everything is a function of the data: zip entries carry the
-release's as_of date, XLSX document properties too, so two builds of the same
-data are byte-identical. Files are streamed, never held whole in memory.
+The newest release's files are also in docs/downloads/ itself (hard links,
+copies where the file system has none), so /downloads/winners.csv is always
+the latest and /downloads/0.1.0/winners.csv never changes. Everything is a
+function of the data: zip entries carry the release's as_of date, XLSX
+document properties too, so two builds of the same data are byte-identical.
+
+Speed (a national package has a million payment standards): files are read
+in blocks of ~4 MiB of whole records, never held whole in memory; each row
+becomes JSON or XLSX through one function generated for the schema, and the
+files of a release are written by a pool of two forked processes. Sizes and
+sha256 are taken while writing.
 The /dictionary/ and /cite/ pages come from here too.
 """
 from __future__ import annotations

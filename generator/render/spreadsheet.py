@@ -17,6 +17,9 @@ table" CSV, which mirrors this list in assets/table-download.js) are
 neutralised; the plain CSV and the JSON stay faithful to the data. Apply
 this to text only: numbers from number/integer fields are written as
 numbers, and a negative number is not a formula.
+
+The module also holds the small streaming XLSX writer the downloads use
+(XlsxBook, below).
 """
 from __future__ import annotations
 
