@@ -20,7 +20,7 @@ from bench import synth
 from generator.build import BuildContext
 from generator.derive import derive
 from generator.package import load
-from generator.render import pages, pages_places, pages_unit, views
+from generator.render import pages, pages_places, views
 
 SCALE = 0.002  # 6 units, 60 winners, 2,000 payment standards
 

@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import hashlib
 import io
 import itertools
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
@@ -61,6 +59,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from .. import versions
+from ..parallel import fork_map
 from ..package import ROOT, SEMVER, load_schema
 from .spreadsheet import (FORMULA_TRIGGERS, STYLE_BOLD, STYLE_DATE, XlsxBook, column_letter,
                           neutralise, text_row, text_xml)
@@ -835,13 +834,13 @@ def readme(ed: Edition, site_url: str | None) -> str:
 
 def write_edition(ed: Edition, folder: Path, site_url: str | None) -> Written:
     """Every file of one release. The files are independent, so they are written
-    by a pool of processes (one per CPU, at most WORKERS), biggest first."""
+    by a pool of processes (one per CPU), biggest first."""
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(pattern.format(name=t.name), label, key, t.name)
             for t in ed.tables.values() for key, label, pattern in FORMATS]
     jobs += [(ZIP_NAME, "数据包 ZIP", "zip", None), (DESCRIPTOR_NAME, "datapackage.json", "descriptor", None)]
-    done = dict(_run(_write_file, [(ed, folder, site_url, job) for job in
-                                   sorted(jobs, key=lambda job: -_cost(ed, job))]))
+    done = dict(fork_map(lambda job: _write_file(ed, folder, site_url, job),
+                         sorted(jobs, key=lambda job: -_cost(ed, job))))
     written = Written()
     for t in ed.tables.values():
         written.tables[t.name] = [done[pattern.format(name=t.name)] for _, _, pattern in FORMATS]
@@ -852,7 +851,6 @@ def write_edition(ed: Edition, folder: Path, site_url: str | None) -> Written:
 
 # Rough CPU seconds per source byte, to start the longest jobs first.
 _COST = {"xlsx": 40, "json": 15, "excel_csv": 4, "zip": 10, "csv": 1, "descriptor": 0}
-WORKERS = 2
 
 
 def _cost(ed: Edition, job) -> float:
@@ -877,26 +875,6 @@ def _write_file(ed: Edition, folder: Path, site_url: str | None, job) -> tuple[s
     else:
         size, sha = write_descriptor(ed, path)
     return file, FileInfo(file, size, sha, label)
-
-
-def _run(fn, args: list[tuple]) -> list:
-    """fn(*a) for each a, in a pool of forked processes when there is more than one
-    CPU and enough work; results in any order."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(WORKERS, cpus or 1, len(args))
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(*a) for a in args]
-    gc.freeze()  # children then do not copy the parent's objects by touching them
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return list(pool.imap_unordered(_star, [(fn, a) for a in args], chunksize=1))
-    finally:
-        gc.unfreeze()
-
-
-def _star(job):
-    fn, args = job
-    return fn(*args)
 
 
 def _sha256_file(path: Path) -> str:

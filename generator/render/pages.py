@@ -8,13 +8,15 @@ the site root), so the site works from any folder or sub-path."""
 from __future__ import annotations
 
 from ..derive.rules import RULE_TITLES, RULES
+from ..parallel import fork_map
 from . import pages_places, pages_unit
 from .templating import environment, write_page
-from .views import BASES, CATEGORIES, FINDINGS_PER_PAGE, LEVELS, View, register_filters
+from .views import BASES, CATEGORIES, FINDINGS_PER_PAGE, LEVELS, View, records, register_filters
 
 SECTION_ROOT = "../"  # /units/ and the like are one folder deep
 LEAF_ROOT = "../../"  # /unit/<id>/ and the like are two folders deep
 CHECKS_PAGE_ROOT = "../../../"  # /checks/<rule_id>/<k>/
+LEAF_CHUNK = 64  # pages per task handed to a worker
 
 
 def render(ctx) -> None:
@@ -25,8 +27,11 @@ def render(ctx) -> None:
               "charts": ctx.charts}  # chart_id -> ChartArtifact, for _chart.html.j2
     render_home(ctx, v, common)
     render_sections(ctx, v, common)
-    pages_unit.render(ctx.docs_dir, v, {**common, "root": LEAF_ROOT})
-    pages_places.render(ctx.docs_dir, v, {**common, "root": LEAF_ROOT})
+    leaf = {**common, "root": LEAF_ROOT}
+    # Leaf pages (tens of thousands at national scale) on every CPU: workers
+    # inherit the View by fork and write their pages; nothing comes back.
+    fork_map(lambda job: job[0](ctx.docs_dir, v, leaf, job[1]),
+             pages_places.jobs(v) + pages_unit.jobs(v), chunk=LEAF_CHUNK)
 
 
 def render_home(ctx, v: View, common: dict) -> None:
@@ -64,7 +69,7 @@ def province_rows(v: View) -> list[dict]:
         winners = [v.products[s["winner_id"]] for s in v.supply_by_region.get(code, [])]
         rows.append({**r, "sources": v.src([p["price_source"] for p in winners], [p["source_id"] for p in winners],
                                            [n["source_id"] for n in v.notices_by_region.get(code, [])],
-                                           [s["source_id"] for s in v.standards_by_region.get(code, [])])})
+                                           v.standards_by_region.column(code, "source_id"))})
     return rows
 
 
@@ -87,7 +92,7 @@ def rule_sections(v: View) -> list[dict]:
         for f in v.findings:
             if f["rule_id"] != rule["rule_id"]:
                 continue
-            findings.append({**f, "standards": [v.standards[sid] for sid in f["standard_ids"]],
+            findings.append({**f, "standards": records(v.standards.loc[f["standard_ids"]]),
                              "products": [v.products[w] for w in f["winner_ids"]]})
         quotes = [{**q, "source": v.sources.get(q["source_id"])} for q in rule["quotes"]]
         sections.append({**rule, "quotes": quotes, "findings": findings, "n_findings": len(findings),

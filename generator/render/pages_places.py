@@ -9,17 +9,26 @@ from .templating import write_page
 from .views import PAGE_ROWS, View, standards_summary
 
 
-def render(docs: Path, v: View, common: dict) -> None:
-    for batch_id, b in v.rounds.items():
-        write_page(docs, f"round/{batch_id}.md", "round.md.j2", **common, **round_context(v, b))
-    for r in v.provinces:
-        write_page(docs, f"province/{r['region_code']}.md", "province.md.j2", **common,
-                   **province_context(v, r))
-    for cid, c in v.companies.items():
-        bids = v.by_company.get(cid, [])
-        if bids:
-            write_page(docs, f"company/{cid}.md", "company.md.j2", **common,
-                       c=c, bids=bids, n_won=sum(1 for p in bids if p["won"]))
+def jobs(v: View) -> list[tuple]:
+    """One (writer, key) per page, the longest first; pages.render runs them on every CPU."""
+    return ([(write_province, r["region_code"]) for r in v.provinces]
+            + [(write_round, b) for b in v.rounds]
+            + [(write_company, c) for c in v.companies if v.by_company.get(c)])
+
+
+def write_round(docs: Path, v: View, common: dict, batch_id: str) -> None:
+    write_page(docs, f"round/{batch_id}.md", "round.md.j2", **common, **round_context(v, v.rounds[batch_id]))
+
+
+def write_province(docs: Path, v: View, common: dict, code: str) -> None:
+    r = next(r for r in v.provinces if r["region_code"] == code)
+    write_page(docs, f"province/{code}.md", "province.md.j2", **common, **province_context(v, r))
+
+
+def write_company(docs: Path, v: View, common: dict, cid: str) -> None:
+    bids = v.by_company[cid]
+    write_page(docs, f"company/{cid}.md", "company.md.j2", **common,
+               c=v.companies[cid], bids=bids, n_won=sum(1 for p in bids if p["won"]))
 
 
 def round_context(v: View, b: dict) -> dict:

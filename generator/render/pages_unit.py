@@ -8,11 +8,17 @@ from .templating import money, write_page
 from .views import PAGE_ROWS, View, standards_summary
 
 
-def render(docs: Path, v: View, common: dict) -> None:
-    for unit_id, unit in v.units.items():
-        write_page(docs, f"unit/{unit_id}.md", "unit.md.j2", **common, **unit_context(v, unit))
-    for wid, p in v.products.items():
-        write_page(docs, f"product/{wid}.md", "product.md.j2", **common, **product_context(v, p))
+def jobs(v: View) -> list[tuple]:
+    """One (writer, key) per page; pages.render runs them on every CPU."""
+    return [(write_unit, u) for u in v.units] + [(write_product, w) for w in v.products]
+
+
+def write_unit(docs: Path, v: View, common: dict, unit_id: str) -> None:
+    write_page(docs, f"unit/{unit_id}.md", "unit.md.j2", **common, **unit_context(v, v.units[unit_id]))
+
+
+def write_product(docs: Path, v: View, common: dict, wid: str) -> None:
+    write_page(docs, f"product/{wid}.md", "product.md.j2", **common, **product_context(v, v.products[wid]))
 
 
 def unit_context(v: View, unit: dict) -> dict:

@@ -33,6 +33,39 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [{k: clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
+class Grouped:
+    """The rows of a frame by a key, made into dicts only when a page asks for its
+    group: a million payment standards as a million dicts would take a gigabyte,
+    kept for the whole stage. Rows keep the frame's order within a group."""
+
+    def __init__(self, frame: pd.DataFrame, key: str):
+        frame = frame[frame[key].notna()].sort_values(key, kind="stable")
+        self.columns = list(frame.columns)
+        self._data = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in self.columns]
+        keys = frame[key].tolist()
+        self._span: dict = {}
+        for i, k in enumerate(keys):
+            start, _ = self._span.get(k, (i, i))
+            self._span[k] = (start, i + 1)
+
+    def __contains__(self, k) -> bool:
+        return k in self._span
+
+    def count(self, k) -> int:
+        start, stop = self._span.get(k, (0, 0))
+        return stop - start
+
+    def column(self, k, name: str) -> list:
+        start, stop = self._span.get(k, (0, 0))
+        return self._data[self.columns.index(name)][start:stop]
+
+    def get(self, k, default=None) -> list[dict]:
+        if k not in self._span:
+            return [] if default is None else default
+        start, stop = self._span[k]
+        return [dict(zip(self.columns, row)) for row in zip(*(c[start:stop] for c in self._data))]
+
+
 def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -125,11 +158,11 @@ class View:
         prices = records(t["prices"])
         self.renewals_by_winner = group([p for p in prices if p["kind"] == "renewal"], "winner_id")
         self.prices_by_batch = group(prices, "batch_id")
-        standards = records(t["payment_standards"].sort_values(["region_code", "effective_from", "standard_id"]))
-        self.standards = {s["standard_id"]: s for s in standards}
-        self.standards_by_unit = group(standards, "unit_id")
-        self.standards_by_region = group(standards, "region_code")
-        self.standards_by_winner = group([s for s in standards if s["winner_id"]], "winner_id")
+        standards = t["payment_standards"].sort_values(["region_code", "effective_from", "standard_id"])
+        self.standards = standards.set_index("standard_id", drop=False)  # findings look up by id
+        self.standards_by_unit = Grouped(standards, "unit_id")
+        self.standards_by_region = Grouped(standards, "region_code")
+        self.standards_by_winner = Grouped(standards, "winner_id")
         notices = records(d["notices"])
         self.notices = notices
         self.notices_by_batch = group(sorted(notices, key=lambda n: (n["execution_start"], n["region_code"])),
@@ -138,7 +171,7 @@ class View:
                                        "region_code")
         self.supply_by_region = group(records(d["supply"]), "region_code")
         self.substitutes_of = group(records(d["substitutes"]), "winner_id")
-        self.patient_by_unit = group(records(d["patient"]), "unit_id")
+        self.patient_by_unit = Grouped(d["patient"], "unit_id")
         self.findings = records(d["findings"])
         self.findings_by_unit = group(self.findings, "unit_id")
         self.finding_page = finding_pages(self.findings)
