@@ -3,10 +3,10 @@ standard in force on the as-of date, and what the patient pays on top when the
 price is above the standard (before the usual co-payment)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .prices import present
-from .provinces import NATIONAL, standard_in_force
+from .provinces import NATIONAL
 
 COLUMNS = [
     "winner_id", "unit_id", "region_code", "supplies", "price", "price_unit", "price_kind",
@@ -15,10 +15,45 @@ COLUMNS = [
 ]
 
 
-def _latest(frame: pd.DataFrame, keys: list[str], date: str) -> dict[tuple, dict]:
-    """The latest row per key tuple (ties broken by the row id, the first column)."""
-    return {tuple(r[k] for k in keys): r
-            for r in frame.sort_values([date, frame.columns[0]]).to_dict("records")}
+def in_force(standards: pd.DataFrame, as_of: str) -> np.ndarray:
+    """Which standards are in force on as_of (from ≤ as_of ≤ to, an open end counting as in force)."""
+    to = standards["effective_to"]
+    return ((standards["effective_from"] <= as_of).to_numpy(bool)
+            & (to.isna() | (to.fillna("") >= as_of)).to_numpy(bool))
+
+
+def _latest(keys: np.ndarray, frame: pd.DataFrame, date: str) -> tuple[np.ndarray, np.ndarray]:
+    """One row of frame per key ≥ 0, the latest by date (ties broken by the row id, the
+    first column): (sorted unique keys, their row positions)."""
+    rows = np.flatnonzero(keys >= 0)
+    rows = rows[np.argsort(keys[rows], kind="stable")]
+    k = keys[rows]
+    tied = np.zeros(len(k), bool)
+    tied[1:] = k[1:] == k[:-1]
+    tied[:-1] |= tied[1:]
+    if tied.any():
+        sub = frame.iloc[rows[tied]][[date, frame.columns[0]]].assign(_key=k[tied], _row=rows[tied])
+        last = sub.sort_values(["_key", date, frame.columns[0]]).drop_duplicates("_key", keep="last")
+        keep = ~tied
+        k = np.concatenate([k[keep], last["_key"].to_numpy(np.int64)])
+        rows = np.concatenate([rows[keep], last["_row"].to_numpy(np.int64)])
+        order = np.argsort(k, kind="stable")
+        k, rows = k[order], rows[order]
+    return k, rows
+
+
+def _find(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each wanted key in sorted unique keys, -1 where absent."""
+    if not len(keys):
+        return np.full(len(wanted), -1)
+    at = np.searchsorted(keys, wanted)
+    at[at == len(keys)] = 0
+    return np.where(keys[at] == wanted, at, -1)
+
+
+def _unique(keys: np.ndarray) -> np.ndarray:
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def patient_rows(pkg, products: pd.DataFrame) -> pd.DataFrame:
@@ -29,58 +64,139 @@ def patient_rows(pkg, products: pd.DataFrame) -> pd.DataFrame:
     a losing bid's listed price in the region. Standard: the product's own standard
     in force on the as-of date, else the unit's."""
     t, as_of = pkg.tables, pkg.as_of
-    prices = t["prices"][t["prices"]["effective_date"] <= as_of]
-    renewal = _latest(prices[prices["kind"] == "renewal"], ["winner_id", "region_code"], "effective_date")
-    listed = _latest(prices[prices["kind"] == "listed"], ["winner_id", "region_code"], "effective_date")
+    prices = t["prices"][(t["prices"]["effective_date"] <= as_of).to_numpy(bool)]
+    renewal = prices[(prices["kind"] == "renewal").to_numpy(bool)]
+    listed = prices[(prices["kind"] == "listed").to_numpy(bool)]
+    # The standards table is the largest: index into it rather than copy parts of it.
     s = t["payment_standards"]
-    in_force = [standard_in_force(f, e, as_of) for f, e in zip(s["effective_from"], s["effective_to"])]
-    s = s[pd.Series(in_force, index=s.index, dtype=bool)]
-    own = s["winner_id"].map(present).astype(bool)
-    own_std = _latest(s[own], ["winner_id", "region_code"], "effective_from")
-    unit_std = _latest(s[~own], ["unit_id", "region_code"], "effective_from")
+    current = in_force(s, as_of)
+    own = s["winner_id"].notna().to_numpy(bool)
 
-    regions_of: dict[tuple, set] = {}  # ("w", product) or ("u", unit) -> regions with data
-    for kind, table in (("w", renewal), ("w", listed), ("w", own_std), ("u", unit_std)):
-        for owner, region in table:
-            regions_of.setdefault((kind, owner), set()).add(region)
+    # A (product, region) pair is one integer: product position × n_regions + region number,
+    # regions numbered in sorted order, so that sorted keys go by product, then region.
+    won = products["won"].to_numpy(bool)
+    pos_of = pd.Index(products["winner_id"])
+    unit_codes, unit_names = pd.factorize(products["unit_id"])
+    regions = products["regions"][won]
+    supply_pos = np.repeat(np.flatnonzero(won), regions.map(len).to_numpy(int))
+    supply_region = np.array([c for codes in regions for c in codes], dtype=object)
+    region_names = np.array(sorted(set(supply_region) | set(renewal["region_code"]) | set(listed["region_code"])
+                                   | set(s["region_code"].unique())), dtype=object)
+    n_regions = max(len(region_names), 1)
+    region_index = pd.Index(region_names)
 
-    rows = []
-    for p in products.to_dict("records"):
-        wid = p["winner_id"]
-        regions = regions_of.get(("w", wid), set()) | regions_of.get(("u", p["unit_id"]), set())
-        if p["won"]:
-            regions |= set(p["regions"])
-        for region in sorted(regions - {NATIONAL}):
-            rows.append(_row(p, region, renewal.get((wid, region)), listed.get((wid, region)),
-                             own_std.get((wid, region)) or unit_std.get((p["unit_id"], region))))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    def keys(owner: np.ndarray, region, mask=None) -> np.ndarray:
+        k = owner.astype(np.int64) * n_regions + region_index.get_indexer(region)
+        return np.where((owner >= 0) if mask is None else (owner >= 0) & mask, k, -1)
 
+    renewal_keys, renewal_rows = _latest(keys(pos_of.get_indexer(renewal["winner_id"]), renewal["region_code"]),
+                                         renewal, "effective_date")
+    listed_keys, listed_rows = _latest(keys(pos_of.get_indexer(listed["winner_id"]), listed["region_code"]),
+                                       listed, "effective_date")
+    std_region = region_index.get_indexer(s["region_code"])
+    std_winner = pos_of.get_indexer(s["winner_id"].to_numpy(object)[own])
+    own_keys = np.full(len(s), -1, dtype=np.int64)
+    own_keys[own] = np.where(std_winner >= 0, std_winner.astype(np.int64) * n_regions + std_region[own], -1)
+    own_keys[~current] = -1
+    own_keys, own_rows = _latest(own_keys, s, "effective_from")
+    # Unit standards are keyed by (unit, region) and reach every product of the unit.
+    std_unit = unit_names.get_indexer(s["unit_id"].to_numpy(object)[~own])
+    unit_keys = np.full(len(s), -1, dtype=np.int64)
+    unit_keys[~own] = np.where(std_unit >= 0, std_unit.astype(np.int64) * n_regions + std_region[~own], -1)
+    unit_keys[~current] = -1
+    unit_keys, unit_rows = _latest(unit_keys, s, "effective_from")
+    unit_of_key, region_of_key = unit_keys // n_regions, unit_keys % n_regions
+    by_unit = np.argsort(unit_codes, kind="stable")
+    starts = np.searchsorted(unit_codes[by_unit], unit_of_key, "left")
+    counts = np.searchsorted(unit_codes[by_unit], unit_of_key, "right") - starts
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    via_unit = (by_unit[np.repeat(starts, counts) + within].astype(np.int64) * n_regions
+                + np.repeat(region_of_key, counts))
+    supply_keys = _unique(keys(supply_pos, supply_region))
 
-def _row(p: dict, region: str, renewal, listed, std) -> dict:
-    supplies = bool(p["won"]) and region in p["regions"]
-    if p["won"] and renewal is not None:
-        price = renewal
-    elif p["won"] and (supplies or listed is None):
-        price = {"kind": "winning_bid", "unit_price": p["price"], "unit_price_unit": p["price_unit"],
-                 "effective_date": p["price_date"], "source_id": p["price_source"]}
-    else:
-        price = listed
-    row = {"winner_id": p["winner_id"], "unit_id": p["unit_id"], "region_code": region,
-           "supplies": supplies}
-    if price is not None and present(price["unit_price"]):
-        row.update(price=float(price["unit_price"]), price_unit=price["unit_price_unit"],
-                   price_kind=price["kind"], price_date=price["effective_date"],
-                   price_source=price["source_id"])
-    if std is not None:
-        row.update(standard=float(std["amount"]), standard_unit=std["amount_unit"],
-                   standard_id=std["standard_id"], standard_basis=std["basis"],
-                   standard_from=std["effective_from"], standard_to=std["effective_to"],
-                   standard_source=std["source_id"])
-    if "price" in row and "standard" in row and row["price_unit"] == row["standard_unit"]:
-        diff = max(0.0, round(row["price"] - row["standard"], 6))
-        row["diff"] = diff
-        if present(p["pack_size"]):
-            unit = p["pack_unit"] if present(p["pack_unit"]) else "包装"
-            row["diff_pack"] = round(diff * int(p["pack_size"]), 2)
-            row["diff_pack_unit"] = f"元/{unit}"
-    return row
+    pairs = _unique(np.concatenate([renewal_keys, listed_keys, own_keys, via_unit, supply_keys]))
+    national = region_index.get_indexer([NATIONAL])[0]
+    if national >= 0:
+        pairs = pairs[pairs % n_regions != national]
+    if not len(pairs):
+        return pd.DataFrame([], columns=COLUMNS)
+    n = len(pairs)
+    pos, region = pairs // n_regions, pairs % n_regions
+    won_row = won[pos]
+    supplies = _find(supply_keys, pairs) >= 0
+
+    ren, lst = _find(renewal_keys, pairs), _find(listed_keys, pairs)
+    use_ren = won_row & (ren >= 0)
+    use_bid = won_row & ~use_ren & (supplies | (lst < 0))
+    use_lst = ~use_ren & ~use_bid & (lst >= 0)
+    ren, lst = renewal_rows[ren[use_ren]], listed_rows[lst[use_lst]]
+    price = np.full(n, np.nan)
+    price[use_ren] = renewal["unit_price"].to_numpy(float)[ren]
+    price[use_lst] = listed["unit_price"].to_numpy(float)[lst]
+    price[use_bid] = products["price"].to_numpy(dtype=float, na_value=np.nan)[pos[use_bid]]
+    has_price = ~np.isnan(price)
+    ren, lst = ren[has_price[use_ren]], lst[has_price[use_lst]]
+    use_ren, use_lst, use_bid = use_ren & has_price, use_lst & has_price, use_bid & has_price
+
+    def price_field(product_col: str | None, price_col: str) -> np.ndarray:
+        out = np.full(n, np.nan, dtype=object)
+        out[use_ren] = renewal[price_col].to_numpy(object)[ren]
+        out[use_lst] = listed[price_col].to_numpy(object)[lst]
+        out[use_bid] = "winning_bid" if product_col is None else products[product_col].to_numpy(object)[pos[use_bid]]
+        return out
+
+    # The product's own standard in the region, else its unit's.
+    own_at = _find(own_keys, pairs)
+    unit_at = _find(unit_keys, unit_codes[pos].astype(np.int64) * n_regions + region)
+    has_std = (own_at >= 0) | (unit_at >= 0)
+    std_row = np.where(own_at >= 0, np.append(own_rows, -1)[own_at], np.append(unit_rows, -1)[unit_at])[has_std]
+
+    def std_field(col: str) -> np.ndarray:
+        out = np.full(n, np.nan, dtype=object)
+        out[has_std] = s[col].to_numpy(object)[std_row]
+        return out
+
+    standard = np.full(n, np.nan)
+    standard[has_std] = s["amount"].to_numpy(float)[std_row]
+    price_unit = price_field("price_unit", "unit_price_unit")
+    standard_unit = std_field("amount_unit")
+    with_diff = has_price & has_std & (price_unit == standard_unit)
+    # What the patient pays on top: Python's round (exact decimal rounding); a price at
+    # or below the standard rounds to ≤ 0 and counts as 0.
+    diff = np.where(with_diff, 0.0, np.nan)
+    above = with_diff & (price > standard)
+    diff[above] = [max(0.0, round(x, 6)) for x in (price[above] - standard[above]).tolist()]
+    pack = products["pack_size"].to_numpy(dtype=float, na_value=np.nan)[pos]
+    with_pack = with_diff & ~np.isnan(pack)
+    diff_pack = np.where(with_pack, 0.0, np.nan)
+    nonzero = with_pack & (diff != 0.0)
+    diff_pack[nonzero] = [round(d * int(k), 2) for d, k in zip(diff[nonzero].tolist(), pack[nonzero].tolist())]
+    pack_unit = products["pack_unit"].to_numpy(object)[pos[with_pack]]
+    diff_pack_unit = np.full(n, np.nan, dtype=object)
+    diff_pack_unit[with_pack] = ["元/" + (u if isinstance(u, str) else "包装") for u in pack_unit]
+
+    columns = {
+        "winner_id": products["winner_id"].to_numpy(object)[pos],
+        "unit_id": products["unit_id"].to_numpy(object)[pos],
+        "region_code": region_names[region],
+        "supplies": supplies,
+        "price": price,
+        "price_unit": price_unit,
+        "price_kind": price_field(None, "kind"),
+        "price_date": price_field("price_date", "effective_date"),
+        "price_source": price_field("price_source", "source_id"),
+        "standard": standard,
+        "standard_unit": standard_unit,
+        "standard_id": std_field("standard_id"),
+        "standard_basis": std_field("basis"),
+        "standard_from": std_field("effective_from"),
+        "standard_to": std_field("effective_to"),
+        "standard_source": std_field("source_id"),
+        "diff": diff,
+        "diff_pack": diff_pack,
+        "diff_pack_unit": diff_pack_unit,
+    }
+    # Each column typed on its own (as a frame built from records would type it), so
+    # that no block of all the object columns is ever put together.
+    return pd.DataFrame({name: pd.Series(values, copy=False).infer_objects()
+                         for name, values in columns.items()}, copy=False)
