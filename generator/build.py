@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .package import ROOT, Package, load, swap_in
+from .parallel import fork_map
 from .safety import check_site
 
 MKDOCS_YML = ROOT / "mkdocs.yml"
@@ -179,4 +180,59 @@ def run_mkdocs(ctx: BuildContext) -> None:
         shown.setFormatter(logging.Formatter("MkDocs %(levelname)s: %(message)s"))
         shown.vbp = True
         logger.addHandler(shown)
-    mkdocs_build(config)
+    with _generated_pages_deferred() as deferred:
+        mkdocs_build(config)
+    _build_deferred(deferred)
+
+
+@contextmanager
+def _generated_pages_deferred():
+    """MkDocs renders its theme around each page one after another (~3 ms a page:
+    minutes at national scale). Generated pages (`vbp_html`, see
+    render/mkdocs_hooks.py) do not depend on each other, so while MkDocs runs
+    they are only collected, and _build_deferred renders them on every CPU.
+    This wraps MkDocs' private `_build_page` (mkdocs pinned in requirements.lock;
+    tests/test_build.py builds and checks those pages)."""
+    from mkdocs.commands import build as mk
+
+    real, deferred = mk._build_page, []
+
+    def collect(page, *args, **kwargs):
+        if page.meta.get("vbp_html"):
+            deferred.append((real, page, args, kwargs))
+        else:
+            real(page, *args, **kwargs)
+
+    mk._build_page = collect
+    try:
+        yield deferred
+    finally:
+        mk._build_page = real
+
+
+def _build_deferred(deferred: list) -> None:
+    def build_one(job) -> int:
+        build_page, page, args, kwargs = job
+        counter = _WarningCount()
+        logging.getLogger("mkdocs").addHandler(counter)
+        try:
+            build_page(page, *args, **kwargs)
+        finally:
+            logging.getLogger("mkdocs").removeHandler(counter)
+        return counter.n
+
+    from mkdocs.exceptions import Abort
+
+    # indexes cross to the workers, the pages themselves are inherited
+    warnings = sum(fork_map(lambda i: build_one(deferred[i]), range(len(deferred)), chunk=64))
+    if warnings:  # strict, as MkDocs is for the pages it built itself (the messages were printed)
+        raise Abort(f"Aborted with {warnings} warnings in strict mode!")
+
+
+class _WarningCount(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.n = 0
+
+    def emit(self, record) -> None:
+        self.n += 1
