@@ -5,10 +5,11 @@ are findings about the world the data describes, published on /checks/ for
 journalists. Each finding names the rows involved and their sources."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .prices import present
-from .substitutes import _same_strength
+from .substitutes import _same_strength, same_strength
 
 EPS = 1e-6  # prices per smallest unit carry four decimals: compare exactly, not to the fen
 
@@ -77,28 +78,88 @@ def _fmt(value: float) -> str:
     return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
 
 
+def _records(frame: pd.DataFrame, rows, columns) -> list[dict]:
+    """Rows of frame (by position) as dicts of the given columns: records for a few rows only."""
+    part = frame[columns].take(np.asarray(rows, dtype=np.int64))
+    return [dict(zip(columns, v)) for v in zip(*(part[c].tolist() for c in columns))]
+
+
+def _winner_positions(products: pd.DataFrame, winner_ids) -> np.ndarray:
+    pos = pd.Index(products["winner_id"]).get_indexer(winner_ids)
+    if (pos < 0).any():
+        raise KeyError(list(pd.Series(winner_ids)[pos < 0])[:5])
+    return pos
+
+
+def _repeat_within(group_a: np.ndarray, group_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (i, j) with group_a[i] == group_b[j]: i ascending, then j ascending."""
+    by_b = np.argsort(group_b, kind="stable")
+    sorted_b = group_b[by_b]
+    starts = np.searchsorted(sorted_b, group_a, "left")
+    counts = np.searchsorted(sorted_b, group_a, "right") - starts
+    i = np.repeat(np.arange(len(group_a)), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, by_b[np.repeat(starts, counts) + within]
+
+
+PRODUCT_FIELDS = ["winner_id", "batch_id", "unit_id", "category", "won", "price", "price_unit", "price_source",
+                  "source_id", "company_short", "unit_name", "strength", "strength_base", "strength_base_unit",
+                  "originator", "consistency_passed"]
+STANDARD_FIELDS = ["standard_id", "region_code", "batch_id", "unit_id", "winner_id", "amount", "amount_unit",
+                   "effective_from", "effective_to", "source_id"]
+
+
 def _nonwinner_above_highest(pkg, products):
-    by_id = {p["winner_id"]: p for p in products.to_dict("records")}
-    groups: dict[tuple, list[dict]] = {}
-    for w in by_id.values():
-        if w["won"] and present(w["price"]):
-            groups.setdefault((w["batch_id"], w["unit_id"]), []).append(w)
+    """Standards of losing products above the highest winning price of their group.
+
+    Found with arrays (every losing product against the priced winners of its round and
+    unit); only the standards found are turned into records."""
+    st = pkg.tables["payment_standards"]
+    with_winner = np.flatnonzero(st["winner_id"].notna().to_numpy(bool))
+    pos = _winner_positions(products, st["winner_id"].to_numpy(object)[with_winner])
+    won = products["won"].to_numpy(bool)
+    losing = ~won[pos]
+    rows, pos = with_winner[losing], pos[losing]
+    if not len(rows):
+        return
+    price = products["price"].to_numpy(dtype=float, na_value=np.nan)
+    priced = np.flatnonzero(won & ~np.isnan(price))
+    # Group of a product: (round, unit) — and price unit, matched against the standard's unit.
+    group = pd.MultiIndex.from_arrays([products["batch_id"], products["unit_id"]])
+    group_codes = pd.factorize(group)[0]
+    units, unit_names = pd.factorize(np.concatenate([products["price_unit"].to_numpy(object),
+                                                     st["amount_unit"].to_numpy(object)[rows]]))
+    price_unit = units[:len(products)]
+    losers = np.unique(pos)
+    li, wi = _repeat_within(group_codes[losers], group_codes[priced])
+    loser, winner = losers[li], priced[wi]
+    drug = (products["category"].to_numpy(object) == "drug")
+    keep = (~drug[loser] | same_strength(products, loser, winner)) & (price_unit[winner] >= 0)
+    loser, winner = loser[keep], winner[keep]
+    n_units = max(len(unit_names), 1)
+    key = loser.astype(np.int64) * n_units + price_unit[winner]
+    tops = pd.Series(price[winner]).groupby(key).max()
+    std_key = pos.astype(np.int64) * n_units + units[len(products):]
+    top = np.array(tops.reindex(std_key), dtype=float)
+    top[units[len(products):] < 0] = np.nan
+    amount = st["amount"].to_numpy(float)[rows]
+    found = ~np.isnan(top) & ~(amount <= top + EPS)
+    rows, pos, top = rows[found], pos[found], top[found]
+    order = np.argsort(st["standard_id"].to_numpy(object)[rows], kind="stable")
+    rows, pos, top = rows[order], pos[order], top[order]
+    p_records = _records(products, pos, PRODUCT_FIELDS)
+    s_records = _records(st, rows, STANDARD_FIELDS)
+    # The group of each loser found: its priced winners of the same strength, in product order.
+    involved = np.isin(loser, pos)
+    group_of: dict[int, list[int]] = {}
+    for lo, w in zip(loser[involved].tolist(), winner[involved].tolist()):
+        group_of.setdefault(lo, []).append(w)
     region = _region_names(pkg)
-    for s in pkg.tables["payment_standards"].sort_values("standard_id").to_dict("records"):
-        if not present(s["winner_id"]):
-            continue
-        p = by_id[s["winner_id"]]
-        if p["won"]:
-            continue
-        group = [w for w in groups.get((p["batch_id"], p["unit_id"]), [])
-                 if w["price_unit"] == s["amount_unit"]
-                 and (p["category"] != "drug" or _same_strength(p, w))]
-        if not group:
-            continue
-        top = max(w["price"] for w in group)
-        if s["amount"] <= top + EPS:
-            continue
-        tops = [w for w in group if abs(w["price"] - top) <= EPS]
+    for s, p, loser_pos, top_ in zip(s_records, p_records, pos.tolist(), top.tolist()):
+        tops = [w for w in group_of[loser_pos]
+                if unit_names[price_unit[w]] == s["amount_unit"] and abs(price[w] - top_) <= EPS]
+        tops = _records(products, tops, PRODUCT_FIELDS)
+        top = top_
         yield {
             "finding_id": f"nonwinner-standard-above-highest-{s['standard_id']}",
             "rule_id": "nonwinner-standard-above-highest",
@@ -121,15 +182,43 @@ def _overlap(a, b) -> bool:
 
 
 def _originator_generic_differ(pkg, products):
-    by_id = {p["winner_id"]: p for p in products.to_dict("records")}
+    """Originator and generic standards that differ in one region, unit and strength.
+
+    Arrays find the (region, unit) groups where some originator's standard differs from
+    an overlapping generic's of the same strength; only those groups are walked in Python."""
     region = _region_names(pkg)
-    s = pkg.tables["payment_standards"]
-    groups: dict[tuple, list[tuple[dict, dict]]] = {}
-    for r in s[s["winner_id"].map(present).astype(bool)].sort_values("standard_id").to_dict("records"):
-        p = by_id[r["winner_id"]]
-        if p["category"] == "drug":
-            groups.setdefault((r["region_code"], r["unit_id"]), []).append((r, p))
-    for (code, unit), rows in sorted(groups.items()):
+    st = pkg.tables["payment_standards"]
+    with_winner = np.flatnonzero(st["winner_id"].notna().to_numpy(bool))
+    pos = _winner_positions(products, st["winner_id"].to_numpy(object)[with_winner])
+    drug = products["category"].to_numpy(object)[pos] == "drug"
+    rows, pos = with_winner[drug], pos[drug]
+    originator = np.array([bool(v) for v in products["originator"]], dtype=bool)
+    passed = np.array([present(v) and bool(v) for v in products["consistency_passed"]], dtype=bool)
+    # Groups numbered in (region, unit) order.
+    region_codes = pd.factorize(st["region_code"].to_numpy(object)[rows], sort=True)[0].astype(np.int64)
+    unit_codes, unit_names = pd.factorize(st["unit_id"].to_numpy(object)[rows], sort=True)
+    group = region_codes * max(len(unit_names), 1) + unit_codes
+    o = np.flatnonzero(originator[pos])
+    g = np.flatnonzero(~originator[pos] & passed[pos])
+    oi, gi = _repeat_within(group[o], group[g])
+    o, g = o[oi], g[gi]
+    start = st["effective_from"].to_numpy(object)[rows]
+    end = st["effective_to"].to_numpy(object)[rows].copy()
+    end[pd.isna(end)] = "9999-12-31"
+    amount = st["amount"].to_numpy(float)[rows]
+    amount_unit = st["amount_unit"].to_numpy(object)[rows]
+    differ = ((start[o] <= end[g]) & (start[g] <= end[o]) & (amount_unit[g] == amount_unit[o])
+              & (np.abs(amount[g] - amount[o]) > EPS))
+    differ[differ] = same_strength(products, pos[o[differ]], pos[g[differ]])
+    found = np.isin(group, np.unique(group[o[differ]]))
+    rows, pos, group = rows[found], pos[found], group[found]
+    order = np.lexsort([pd.factorize(st["standard_id"].to_numpy(object)[rows], sort=True)[0], group])
+    groups: dict[int, list[tuple[dict, dict]]] = {}
+    for key, r, p in zip(group[order].tolist(), _records(st, rows[order], STANDARD_FIELDS),
+                         _records(products, pos[order], PRODUCT_FIELDS)):
+        groups.setdefault(key, []).append((r, p))
+    for rows in groups.values():
+        code, unit = rows[0][0]["region_code"], rows[0][0]["unit_id"]
         originators = [(r, p) for r, p in rows if p["originator"]]
         generics = [(r, p) for r, p in rows
                     if not p["originator"] and present(p["consistency_passed"]) and bool(p["consistency_passed"])]
@@ -165,7 +254,8 @@ def _originator_generic_differ(pkg, products):
 
 
 def _winner_without_province(products):
-    for p in products[products["won"]].sort_values("winner_id").to_dict("records"):
+    won = products[products["won"].to_numpy(bool) & (products["regions"].map(len) == 0).to_numpy(bool)]
+    for p in won.sort_values("winner_id").to_dict("records"):
         if p["regions"]:
             continue
         volume = (f"，约定采购量记为 {p['agreed_volume']:g} {p['agreed_volume_unit']}"
@@ -184,7 +274,9 @@ def _winner_without_province(products):
 
 
 def _winning_above_max_bid(products):
-    for p in products[products["won"]].sort_values("winner_id").to_dict("records"):
+    above = ~(products["price"] <= products["max_bid"] + EPS)  # only these can be found below
+    won = products[(products["won"] & products["price"].notna() & products["max_bid"].notna() & above).to_numpy(bool)]
+    for p in won.sort_values("winner_id").to_dict("records"):
         if not present(p["price"]) or not present(p["max_bid"]) or p["price"] <= p["max_bid"] + EPS:
             continue
         yield {
