@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .parallel import fork_map
+
 # A start tag with its attributes; quoted values are consumed whole, so text
 # inside an attribute value is never read as another attribute.
 _TAG = re.compile(
@@ -120,13 +122,18 @@ def check_site(site_dir: Path | str) -> list[BrokenLink]:
     site = Path(site_dir)
     tree = _Site(site)
     pages = {rel: site / rel for rel in sorted(tree.files) if rel.endswith(".html")}
+
+    def read(rel: str) -> tuple[str, list[str], set[str]]:
+        page_links, page_ids = _links_and_ids(pages[rel].read_text(encoding="utf-8", errors="replace"))
+        return rel, list(dict.fromkeys(page_links)), page_ids
+
     links: dict[str, list[str]] = {}
     ids: dict[str, set[str]] = {}
-    for rel, path in pages.items():
-        links[rel], ids[rel] = _links_and_ids(path.read_text(encoding="utf-8", errors="replace"))
+    for rel, page_links, page_ids in fork_map(read, list(pages), chunk=256):  # pages on every CPU
+        links[rel], ids[rel] = page_links, page_ids
     broken = []
     for rel in sorted(links):
-        for link in dict.fromkeys(links[rel]):  # each distinct link once per page
+        for link in links[rel]:  # each distinct link once per page
             if not link or _external(link):
                 continue
             parts = urlsplit(link)
