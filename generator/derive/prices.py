@@ -2,6 +2,7 @@
 unit of strength, each figure with its unit, date and source."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 KIND_LABELS = {
@@ -45,61 +46,107 @@ def strength_base(value, unit) -> tuple[float | None, str | None]:
     return float(value) * factor, base
 
 
-def pick_prices(pkg, kind: str) -> dict[str, dict]:
-    """One price row of a kind per product, by winner_id: the one from the
+def pick_prices(pkg, kind: str) -> pd.DataFrame:
+    """One price row of a kind per product, indexed by winner_id: the one from the
     product's own round first, then the latest (ties broken by price_id)."""
     prices = pkg.tables["prices"]
-    rows = prices[prices["kind"] == kind]
+    rows = prices[(prices["kind"] == kind).to_numpy(bool)]
     batch_of = pkg.tables["winners"].set_index("winner_id")["batch_id"]
     rows = rows.assign(_own=(rows["batch_id"] == rows["winner_id"].map(batch_of)).astype(int))
     rows = rows.sort_values(["_own", "effective_date", "price_id"])
-    return {r["winner_id"]: r for r in rows[["winner_id", *PRICE_FIELDS]].to_dict("records")}
+    return rows.drop_duplicates("winner_id", keep="last").set_index("winner_id")[PRICE_FIELDS]
+
+
+def _objects(values) -> np.ndarray:
+    return np.asarray(values, dtype=object)
 
 
 def products(pkg) -> pd.DataFrame:
     """Every bid result with its unit, company, price and cuts.
 
     price is the winning bid for a winner and the bid for a losing bid, per
-    smallest unit. Cuts are (reference − price) / reference, only when both exist."""
+    smallest unit. Cuts are (reference − price) / reference, only when both exist.
+    Columns are typed as a frame built from one record per product would type them."""
     t = pkg.tables
     w = t["winners"]
-    units = {u["unit_id"]: u for u in t["units"].to_dict("records")}
-    companies = {c["company_id"]: c for c in t["companies"].to_dict("records")}
+    n = len(w)
+    units = t["units"].set_index("unit_id")
+    companies = t["companies"].set_index("company_id")
+    unit_at = units.index.get_indexer(w["unit_id"])
+    company_at = companies.index.get_indexer(w["company_id"])
+    if (unit_at < 0).any() or (company_at < 0).any():
+        raise KeyError("winners name a unit or company that is not in the package")
+    won = _objects(w["won"]).astype(bool)
+    wid = w["winner_id"]
 
-    winning, bid = pick_prices(pkg, "winning_bid"), pick_prices(pkg, "bid")
-    median, max_bid = pick_prices(pkg, "median_pre"), pick_prices(pkg, "max_bid")
-    rows = []
-    for rec in w.to_dict("records"):
-        wid = rec["winner_id"]
-        rec["unit_name"] = units[rec["unit_id"]]["name"]
-        rec["category"] = units[rec["unit_id"]]["category"]
-        rec["company_name"] = companies[rec["company_id"]]["name"]
-        rec["company_short"] = companies[rec["company_id"]]["short_name"]
-        p = (winning if rec["won"] else bid).get(wid)
-        price = p["unit_price"] if p is not None else None
-        rec["price_kind"] = "winning_bid" if rec["won"] else "bid"
-        rec["price"] = price
-        rec["price_unit"] = p["unit_price_unit"] if p is not None else f"元/{rec['smallest_unit']}"
-        rec["price_date"] = p["effective_date"] if p is not None else None
-        rec["price_source"] = p["source_id"] if p is not None else None
-        rec["price_id"] = p["price_id"] if p is not None else None
-        rec["pack_price"], rec["pack_price_unit"] = _pack_price(rec, p)
-        for name, table in (("median_pre", median), ("max_bid", max_bid)):
-            ref = table.get(wid)
-            rec[name] = ref["unit_price"] if ref is not None else None
-            rec[f"{name}_date"] = ref["effective_date"] if ref is not None else None
-            rec[f"{name}_source"] = ref["source_id"] if ref is not None else None
-        rec["cut_median"] = _cut(rec["median_pre"], price)
-        rec["cut_max"] = _cut(rec["max_bid"], price)
-        amount, base = strength_base(rec["strength_value"], rec["strength_unit"])
-        rec["strength_base"], rec["strength_base_unit"] = amount, base
-        rec["per_strength"] = price / amount if present(price) and amount else None
-        rec["per_strength_unit"] = f"元/{base}" if base and present(price) else None
-        rec["regions"] = split_codes(rec["supply_regions"])
-        rows.append(rec)
-    out = pd.DataFrame(rows, columns=list(w.columns) + PRODUCT_COLUMNS)
-    out["pack_size"] = out["pack_size"].astype("Int64")
-    return out
+    def pick(kind: str) -> tuple[np.ndarray, pd.DataFrame]:
+        chosen = pick_prices(pkg, kind)
+        return chosen.index.get_indexer(wid), chosen
+
+    def field(found: tuple, col: str, missing=None) -> np.ndarray:
+        at, chosen = found
+        out = np.full(n, missing, dtype=object)
+        out[at >= 0] = _objects(chosen[col])[at[at >= 0]]
+        return out
+
+    winning, bid = pick("winning_bid"), pick("bid")
+    out = {c: _objects(w[c]) for c in w.columns}
+    out["unit_name"] = _objects(units["name"])[unit_at]
+    out["category"] = _objects(units["category"])[unit_at]
+    out["company_name"] = _objects(companies["name"])[company_at]
+    out["company_short"] = _objects(companies["short_name"])[company_at]
+
+    def chosen(col: str) -> np.ndarray:  # the winning bid of a winner, the bid of a losing bid
+        return np.where(won, field(winning, col), field(bid, col))
+
+    has_p = np.where(won, winning[0] >= 0, bid[0] >= 0)
+    price = chosen("unit_price")
+    out["price_kind"] = np.where(won, "winning_bid", "bid").astype(object)
+    out["price"] = price
+    out["price_unit"] = np.where(has_p, chosen("unit_price_unit"),
+                                 _objects(["元/" + str(u) for u in w["smallest_unit"]]))
+    out["price_date"] = chosen("effective_date")
+    out["price_source"] = chosen("source_id")
+    out["price_id"] = chosen("price_id")
+    out["pack_price"], out["pack_price_unit"] = _pack_prices(w, has_p, price, chosen("pack_price"),
+                                                             chosen("pack_price_unit"))
+    price_f = np.array([v if present(v) else np.nan for v in price], dtype=float)
+    for name in ("median_pre", "max_bid"):
+        ref = pick(name)
+        out[name] = field(ref, "unit_price")
+        out[f"{name}_date"] = field(ref, "effective_date")
+        out[f"{name}_source"] = field(ref, "source_id")
+    for name, ref in (("cut_median", out["median_pre"]), ("cut_max", out["max_bid"])):
+        ref_f = np.array([v if present(v) else np.nan for v in ref], dtype=float)
+        ok = ~np.isnan(ref_f) & ~np.isnan(price_f) & ~(ref_f <= 0)
+        cut = np.full(n, None, dtype=object)
+        cut[ok] = ((ref_f[ok] - price_f[ok]) / ref_f[ok]).tolist()
+        out[name] = cut
+    bases = [strength_base(v, u) for v, u in zip(w["strength_value"], w["strength_unit"])]
+    amount = _objects([a for a, _ in bases])
+    base = _objects([b for _, b in bases])
+    out["strength_base"], out["strength_base_unit"] = amount, base
+    amount_f = np.array([a if a is not None else np.nan for a in amount], dtype=float)
+    ok = ~np.isnan(price_f) & ~np.isnan(amount_f) & (amount_f != 0)
+    per = np.full(n, None, dtype=object)
+    per[ok] = (price_f[ok] / amount_f[ok]).tolist()
+    out["per_strength"] = per
+    out["per_strength_unit"] = _objects([f"元/{b}" if b and present(p) else None for b, p in zip(base, price)])
+    out["regions"] = _objects([split_codes(v) for v in w["supply_regions"]] + [None])[:-1]
+    frame = pd.DataFrame({c: pd.Series(out[c], copy=False).infer_objects() for c in list(w.columns) + PRODUCT_COLUMNS},
+                         copy=False)
+    frame["pack_size"] = frame["pack_size"].astype("Int64")
+    return frame
+
+
+def _pack_prices(w, has_p, price, pack_price, pack_price_unit) -> tuple[np.ndarray, np.ndarray]:
+    """_pack_price of every product, from its chosen price row's columns."""
+    out, unit = np.full(len(w), None, dtype=object), np.full(len(w), None, dtype=object)
+    for i, (ok, size, pack_unit) in enumerate(zip(has_p, w["pack_size"], w["pack_unit"])):
+        if ok:
+            p = {"pack_price": pack_price[i], "pack_price_unit": pack_price_unit[i], "unit_price": price[i]}
+            out[i], unit[i] = _pack_price({"pack_size": size, "pack_unit": pack_unit}, p)
+    return out, unit
 
 
 def _pack_price(rec, p) -> tuple[float | None, str | None]:

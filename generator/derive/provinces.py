@@ -2,6 +2,7 @@
 and since when, which winners supply them, which payment standards apply."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .prices import present
@@ -11,10 +12,15 @@ NATIONAL = "000000"
 
 def supply(products: pd.DataFrame) -> pd.DataFrame:
     """One row per (winning product, region it supplies)."""
-    rows = [{"winner_id": p["winner_id"], "region_code": code, "unit_id": p["unit_id"],
-             "batch_id": p["batch_id"], "company_id": p["company_id"]}
-            for p in products[products["won"]].to_dict("records") for code in p["regions"]]
-    return pd.DataFrame(rows, columns=["winner_id", "region_code", "unit_id", "batch_id", "company_id"])
+    columns = ["winner_id", "region_code", "unit_id", "batch_id", "company_id"]
+    won = products[products["won"].to_numpy(bool)]
+    counts = won["regions"].map(len).to_numpy(int)
+    if not counts.sum():
+        return pd.DataFrame([], columns=columns)
+    codes = np.array([c for regions in won["regions"] for c in regions], dtype=object)
+    out = {c: np.repeat(won[c].to_numpy(object), counts) for c in ("winner_id", "unit_id", "batch_id", "company_id")}
+    out["region_code"] = codes
+    return pd.DataFrame({c: pd.Series(out[c], copy=False).infer_objects() for c in columns}, copy=False)
 
 
 def notice_status(execution_start, agreement_end, as_of: str) -> str:

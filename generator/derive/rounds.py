@@ -2,6 +2,7 @@
 what they hold across rounds."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .prices import present
@@ -41,9 +42,14 @@ def units(pkg, products: pd.DataFrame) -> pd.DataFrame:
     announced = pkg.tables["batches"].set_index("batch_id")["announced_date"]
     ordered = products.assign(_announced=products["batch_id"].map(announced)).sort_values(
         ["_announced", "batch_id"])
-    batches = ordered.groupby("unit_id")["batch_id"].agg(lambda s: list(dict.fromkeys(s)))
+    batches: dict[str, list[str]] = {}
+    for unit, batch in ordered[["unit_id", "batch_id"]].drop_duplicates().itertuples(index=False):
+        batches.setdefault(unit, []).append(batch)
     won = products[products["won"]].groupby("unit_id")
-    u["batches"] = u["unit_id"].map(batches).apply(lambda v: v if isinstance(v, list) else [])
+    lists = np.empty(len(u), dtype=object)  # one list per unit, never a 2-D array
+    for i, unit in enumerate(u["unit_id"]):
+        lists[i] = batches.get(unit, [])
+    u["batches"] = lists
     u["n_bids"] = u["unit_id"].map(products.groupby("unit_id").size()).fillna(0).astype(int)
     u["n_won"] = u["unit_id"].map(won.size()).fillna(0).astype(int)
     u["n_companies_won"] = u["unit_id"].map(won["company_id"].nunique()).fillna(0).astype(int)
