@@ -51,6 +51,11 @@ def _find(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(keys[at] == wanted, at, -1)
 
 
+def _typed(values: np.ndarray) -> pd.Series:
+    """A column typed as a frame built from records would type it (str, float, bool, object)."""
+    return pd.Series(values, copy=False).infer_objects()
+
+
 def _unique(keys: np.ndarray) -> np.ndarray:
     keys = np.sort(keys)
     return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
@@ -173,30 +178,31 @@ def patient_rows(pkg, products: pd.DataFrame) -> pd.DataFrame:
     diff_pack[nonzero] = [round(d * int(k), 2) for d, k in zip(diff[nonzero].tolist(), pack[nonzero].tolist())]
     pack_unit = products["pack_unit"].to_numpy(object)[pos[with_pack]]
     diff_pack_unit = np.full(n, np.nan, dtype=object)
-    diff_pack_unit[with_pack] = ["元/" + (u if isinstance(u, str) else "包装") for u in pack_unit]
+    labels: dict = {}  # one string per pack unit, shared by its rows
+    diff_pack_unit[with_pack] = [labels.get(u) or labels.setdefault(u, "元/" + (u if isinstance(u, str) else "包装"))
+                                 for u in pack_unit]
 
+    # Each column typed on its own as soon as it is made (as a frame built from records
+    # would type it), so that the untyped object arrays do not pile up.
     columns = {
-        "winner_id": products["winner_id"].to_numpy(object)[pos],
-        "unit_id": products["unit_id"].to_numpy(object)[pos],
-        "region_code": region_names[region],
-        "supplies": supplies,
-        "price": price,
-        "price_unit": price_unit,
-        "price_kind": price_field(None, "kind"),
-        "price_date": price_field("price_date", "effective_date"),
-        "price_source": price_field("price_source", "source_id"),
-        "standard": standard,
-        "standard_unit": standard_unit,
-        "standard_id": std_field("standard_id"),
-        "standard_basis": std_field("basis"),
-        "standard_from": std_field("effective_from"),
-        "standard_to": std_field("effective_to"),
-        "standard_source": std_field("source_id"),
-        "diff": diff,
-        "diff_pack": diff_pack,
-        "diff_pack_unit": diff_pack_unit,
+        "winner_id": _typed(products["winner_id"].to_numpy(object)[pos]),
+        "unit_id": _typed(products["unit_id"].to_numpy(object)[pos]),
+        "region_code": _typed(region_names[region]),
+        "supplies": _typed(supplies),
+        "price": _typed(price),
+        "price_unit": _typed(price_unit),
+        "price_kind": _typed(price_field(None, "kind")),
+        "price_date": _typed(price_field("price_date", "effective_date")),
+        "price_source": _typed(price_field("price_source", "source_id")),
+        "standard": _typed(standard),
+        "standard_unit": _typed(standard_unit),
+        "standard_id": _typed(std_field("standard_id")),
+        "standard_basis": _typed(std_field("basis")),
+        "standard_from": _typed(std_field("effective_from")),
+        "standard_to": _typed(std_field("effective_to")),
+        "standard_source": _typed(std_field("source_id")),
+        "diff": _typed(diff),
+        "diff_pack": _typed(diff_pack),
+        "diff_pack_unit": _typed(diff_pack_unit),
     }
-    # Each column typed on its own (as a frame built from records would type it), so
-    # that no block of all the object columns is ever put together.
-    return pd.DataFrame({name: pd.Series(values, copy=False).infer_objects()
-                         for name, values in columns.items()}, copy=False)
+    return pd.DataFrame(columns, copy=False)

@@ -213,11 +213,17 @@ def _originator_generic_differ(pkg, products):
     found = np.isin(group, np.unique(group[o[differ]]))
     rows, pos, group = rows[found], pos[found], group[found]
     order = np.lexsort([pd.factorize(st["standard_id"].to_numpy(object)[rows], sort=True)[0], group])
-    groups: dict[int, list[tuple[dict, dict]]] = {}
-    for key, r, p in zip(group[order].tolist(), _records(st, rows[order], STANDARD_FIELDS),
-                         _records(products, pos[order], PRODUCT_FIELDS)):
-        groups.setdefault(key, []).append((r, p))
-    for rows in groups.values():
+    group, rows, pos = group[order], rows[order], pos[order]
+    bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True]) if len(group) else np.array([0])
+    # Records one group at a time: a group's rows are few, the groups found many.
+    s_part = st[STANDARD_FIELDS].take(rows)
+    p_part = products[PRODUCT_FIELDS].take(pos)
+    s_cols = [s_part[c].tolist() for c in STANDARD_FIELDS]
+    p_cols = [p_part[c].tolist() for c in PRODUCT_FIELDS]
+    del s_part, p_part
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        rows = [(dict(zip(STANDARD_FIELDS, r)), dict(zip(PRODUCT_FIELDS, p)))
+                for r, p in zip(zip(*(c[lo:hi] for c in s_cols)), zip(*(c[lo:hi] for c in p_cols)))]
         code, unit = rows[0][0]["region_code"], rows[0][0]["unit_id"]
         originators = [(r, p) for r, p in rows if p["originator"]]
         generics = [(r, p) for r, p in rows
