@@ -15,19 +15,34 @@ have a chart. Chart ids are "<page>/<name>"; pages are "home",
 A chart's frame (Chinese column names) is the single source of its spec data,
 its table and its CSV, so the three cannot disagree.
 
-Speed: vl_convert re-reads the font for every text it measures, and the Noto
-CJK collection is 20 MB, so the SVGs are rendered with a subset of Noto Sans
-CJK SC holding only the characters the charts use (same glyph widths, so the
-same layout), under a private family name that is removed from the SVG after
-rendering. Measured ~3x faster than with the full collection."""
+Speed (measured on 2 cores; ~0.1-0.15 s of CPU per chart when rendered, nearly
+all of it in vl_convert measuring text, ~1 ms per label, title line or legend
+entry):
+- SVGs are rendered in forked worker processes, one per CPU ($VBP_CHART_WORKERS
+  to change it); each worker also builds the specs and writes the files of its
+  charts. See "the stage" below for why fork, and when it renders in-process.
+- Every SVG is cached under build/cache/chart-svg by the hash of its spec and
+  the fonts, so a rebuild renders only the charts whose data changed. Set
+  $VBP_CACHE_DIR to keep this cache (and the font subsets and the Vega bundle)
+  elsewhere, e.g. in a fresh folder to time a cold build.
+- vl_convert re-reads the font for every text it measures, and the Noto CJK
+  collection is 20 MB, so text is measured with a subset of Noto Sans CJK SC
+  holding only the characters the charts use, the default layout features and
+  trivial outlines (same advance widths and kerning, so the same layout), under
+  a private family name that is removed from the SVG after rendering.
+- Charts are built with a data placeholder and without Altair's per-object
+  schema checks; the rows, title and config are set on the spec dict.
+"""
 from __future__ import annotations
 
 import copy
 import csv
+import functools
 import hashlib
 import io
 import json
 import math
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -35,10 +50,12 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
+from altair.utils.schemapi import debug_mode
 from markupsafe import Markup
 
 from ..package import ROOT
@@ -47,7 +64,9 @@ FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto",
 FONT_FAMILY = "Noto Sans CJK SC"
 # Readers' browsers fall back in this order; the build measures with Noto Sans CJK SC.
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
-CACHE = ROOT / "build" / "cache"
+CACHE_ENV = "VBP_CACHE_DIR"  # overrides build/cache (e.g. a fresh folder to time a cold build)
+WORKERS_ENV = "VBP_CHART_WORKERS"  # processes that render SVGs; default: the CPUs this process may use
+SUBSET_RECIPE = "2"  # part of the font cache key: change it when subset_fonts changes
 WIDTH = 440
 BUNDLE_DIR = "assets/vendor/vega"
 BUNDLE_FILE = "vega-bundle.js"
@@ -239,7 +258,18 @@ def timeline_frame(execution: pd.DataFrame, region_code: str):
 
 
 # ---------------------------------------------------------------- charts
-# Each chart is a function of its frame alone.
+# Each chart is a function of its frame alone; its data is the DATA
+# placeholder, which spec_of replaces by the frame's rows.
+
+
+def unchecked(build):
+    """Build a chart without Altair's schema check of every object as it is
+    made (~40 ms per chart); spec_of(validate=True) checks the whole spec."""
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with debug_mode(False):
+            return build(*args, **kwargs)
+    return wrapper
 
 PRICE_TIP_FORMAT = ",.4~f"
 KIND_ORDER = ["集采前中位价", "最高有效申报价", "未中选报价", "中选价", "接续价", "挂网价"]
@@ -255,11 +285,19 @@ def json_value(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def inline(frame: pd.DataFrame) -> alt.InlineData:
-    """The frame's rows, inline in the spec, exactly as given (Altair's own
+# Charts are built with this placeholder as their data; spec_of puts the
+# frame's rows in its place. Rows inside Altair objects are deep-copied and
+# schema-checked at every step (layer, facet, properties, to_dict): that cost
+# ~0.3 s per chart, more than rendering it.
+ROWS = "rows"
+DATA = alt.NamedData(name=ROWS)
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict]:
+    """The frame's rows as JSON objects, exactly as given (Altair's own
     DataFrame conversion turns None into NaN under pandas 3)."""
-    return alt.InlineData(values=[{k: json_value(v) for k, v in zip(frame.columns, row)}
-                                  for row in frame.itertuples(index=False, name=None)])
+    return [{k: json_value(v) for k, v in zip(frame.columns, row)}
+            for row in frame.itertuples(index=False, name=None)]
 
 
 def _date_x(name: str, title: str) -> alt.X:
@@ -282,12 +320,13 @@ def _absent(name: str) -> str:
     return f"!{_present(name)}"
 
 
+@unchecked
 def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
     low = min(0.0, math.floor(frame["降幅中位数（%）"].min() / 10) * 10) if len(frame) else 0.0
     tooltip = [_tip("批次"), _tip("类别"), _tip("公布日期"),
                _tip("降幅中位数（%）", "quantitative", format=".1f"),
                _tip("计入降幅的产品数", "quantitative"), _tip("中选产品数", "quantitative"), _tip("来源")]
-    base = alt.Chart(inline(frame)).encode(
+    base = alt.Chart(DATA).encode(
         x=_date_x("公布日期", "结果公布日期"),
         y=alt.Y(field="降幅中位数（%）", type="quantitative", title="降幅中位数（%）",
                 scale=alt.Scale(domain=[low, 100])),
@@ -301,6 +340,7 @@ def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(points, labels).properties(width=WIDTH, height=240)
 
 
+@unchecked
 def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
     """A dot plot: one dot per product, stacked in bins of 5 percentage points.
     Cuts below CUT_FLOOR share one bin at the left edge, labelled as such."""
@@ -318,7 +358,7 @@ def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
     if edge < low:  # the overflow bin is labelled, the tick at its right edge is not
         axis = alt.Axis(values=[edge + 2.5, *ticks[1:]], labelOverlap=False,
                         labelExpr=f"datum.value < {low:g} ? '更低' : datum.label")
-    return alt.Chart(inline(frame)).transform_calculate(
+    return alt.Chart(DATA).transform_calculate(
         画图位置=f"min(max(datum['降幅（%）'], {edge + 2.5:g}), 99.99)"
     ).transform_bin(
         ["分组起点", "分组终点"], field="画图位置", bin=alt.Bin(step=5, extent=[edge, 100])
@@ -340,9 +380,10 @@ def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
     ).properties(width=WIDTH, height=height)
 
 
+@unchecked
 def winners_chart(frame: pd.DataFrame) -> alt.Chart:
     """Stacked bars: one segment per winning product, companies by count."""
-    return alt.Chart(inline(frame)).mark_bar(stroke="white", strokeWidth=1).encode(
+    return alt.Chart(DATA).mark_bar(stroke="white", strokeWidth=1).encode(
         y=alt.Y(field="企业", type="nominal", title="企业",
                 sort=alt.EncodingSortField(field="企业排名", op="min", order="ascending")),
         x=alt.X(aggregate="count", type="quantitative", title="中选产品数（个）",
@@ -360,6 +401,7 @@ def log_scale(frame: pd.DataFrame, value: str, panel: str) -> bool:
     return bool(len(spans) and spans.max() > 10)
 
 
+@unchecked
 def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
     """Price per smallest unit by date (each date of a round, renewal or listing
     one column), company (colour) and kind of price (shape); one panel per
@@ -390,7 +432,7 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
         x=x, y=y, color=line_colour, detail=alt.Detail(field="产品编号", type="nominal"))
     points = alt.Chart().transform_filter(_present("产品编号")).mark_point(
         size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
-    return alt.layer(reference, lines, points, data=inline(frame)).properties(width=WIDTH, height=200).facet(
+    return alt.layer(reference, lines, points, data=DATA).properties(width=WIDTH, height=200).facet(
         row=alt.Row(field="分组", type="nominal", title=None, sort=sorted(frame["分组"].unique()),
                     header=alt.Header(**HEADER)),
     ).resolve_scale(y="independent")
@@ -399,6 +441,7 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
 BASIS_ORDER = ["按中选价", "按同组最高中选价", "其他"]
 
 
+@unchecked
 def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
     """One row per product: its payment standards in every region (diamonds,
     coloured by basis) against its winning price (tick); one panel per unit."""
@@ -419,12 +462,13 @@ def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
         color=alt.Color(field="支付标准依据", type="nominal", title="支付标准依据",
                         scale=alt.Scale(domain=BASIS_ORDER, range=["#1f77b4", "#ff7f0e", "#d62728"])),
         tooltip=tooltip)
-    return alt.layer(winning, standards, data=inline(frame)).properties(
+    return alt.layer(winning, standards, data=DATA).properties(
         width=WIDTH - 80, height=alt.Step(24)).facet(
         row=alt.Row(field="价格单位", type="nominal", title=None, header=alt.Header(**HEADER)),
     ).resolve_scale(y="independent", x="independent")
 
 
+@unchecked
 def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """One row per notice: the agreement period as a bar, the notice's
     publication and the start of execution as points."""
@@ -444,7 +488,7 @@ def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
         shape=alt.Shape(field="日期类型", type="nominal", title="日期",
                         scale=alt.Scale(**dates, range=["circle", "diamond"])),
         tooltip=tooltip)
-    return alt.layer(bars, points, data=inline(frame)).properties(width=WIDTH, height=alt.Step(22))
+    return alt.layer(bars, points, data=DATA).properties(width=WIDTH, height=alt.Step(22))
 
 
 # ---------------------------------------------------------------- plan
@@ -455,7 +499,7 @@ class ChartPlan:
     name: str
     title: str
     frame: pd.DataFrame
-    chart: alt.TopLevelMixin
+    make: Callable[[pd.DataFrame], alt.TopLevelMixin]  # one of the chart functions above
     notes: list[str]
     unit_line: str
     load: str = "visible"
@@ -463,6 +507,11 @@ class ChartPlan:
     @property
     def chart_id(self) -> str:
         return f"{self.page}/{self.name}"
+
+    @property
+    def chart(self) -> alt.TopLevelMixin:
+        """Built when asked (in the worker that renders it), not when planned."""
+        return self.make(self.frame)
 
 
 def _units(frame: pd.DataFrame, column: str) -> str:
@@ -480,36 +529,36 @@ def plan(pkg, derived: dict[str, pd.DataFrame]):
     products = _by(derived["chart_products"], "batch_id")
     frame, notes = rounds_frame(derived["chart_rounds"])
     if len(frame):
-        yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, rounds_chart(frame), notes,
+        yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, rounds_chart, notes,
                         "单位：%（降幅）", load="intent")
     for batch_id, name in derived["rounds"][["batch_id", "name"]].itertuples(index=False):
         rows = products.get(batch_id, empty)
         frame, notes = cuts_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "cuts", f"{name}：中选产品降幅分布", frame,
-                            cuts_chart(frame), notes, "单位：%（降幅）")
+                            cuts_chart, notes, "单位：%（降幅）")
         frame, notes = winners_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "winners", f"{name}：各企业中选产品数", frame,
-                            winners_chart(frame), notes, "单位：个（中选产品）")
+                            winners_chart, notes, "单位：个（中选产品）")
     prices = _by(derived["chart_price_points"], "unit_id")
     payment = _by(derived["chart_payment"], "unit_id")
     for unit_id, name in derived["units"][["unit_id", "name"]].itertuples(index=False):
         if unit_id in prices:
             frame, notes = unit_prices_frame(prices[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "prices", f"{name}：各企业、各批次的单位价格", frame,
-                            unit_prices_chart(frame), notes, "单位：" + _units(frame, "价格单位"))
+                            unit_prices_chart, notes, "单位：" + _units(frame, "价格单位"))
         if unit_id in payment:
             frame, notes = payment_frame(payment[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "payment", f"{name}：医保支付标准与中选价", frame,
-                            payment_chart(frame), notes,
+                            payment_chart, notes,
                             "单位：" + _units(frame, "价格单位") + "；◆ 医保支付标准，｜ 中选价")
     notices = _by(derived["chart_execution"], "region_code")
     for code, name in derived["provinces"][["region_code", "name"]].itertuples(index=False):
         if code in notices:
             frame, notes = timeline_frame(notices[code], code)
             yield ChartPlan(f"province/{code}", "timeline", f"{name}：集采结果执行时间", frame,
-                            timeline_chart(frame), notes, "日期：年-月-日")
+                            timeline_chart, notes, "日期：年-月-日")
 
 
 def wrap(text: str, limit: float) -> list[str]:
@@ -536,13 +585,22 @@ def subtitle(plan_: ChartPlan, pkg) -> list[str]:
 
 
 def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
-    """The Vega-Lite spec as published. Altair validates against the schema only
-    when asked (the tests do): it costs ~0.1 s per chart."""
-    chart = plan_.chart.properties(
-        title=alt.TitleParams(text=wrap(plan_.title, 36), subtitle=subtitle(plan_, pkg)),
-        description=plan_.title,
-    ).configure(**CONFIG)
-    return chart.to_dict(validate=validate)
+    """The Vega-Lite spec as published: the chart with its title, config and
+    the frame's rows in place of the DATA placeholder. Altair checks specs
+    against the Vega-Lite schema only when asked (the tests do)."""
+    with debug_mode(validate):
+        spec = plan_.chart.to_dict(validate=False)
+    if spec.get("data") != {"name": ROWS}:
+        raise ValueError(f"{plan_.chart_id}: the chart's data is not the DATA placeholder: {spec.get('data')}")
+    # Set on the dict: Altair's .properties() and .configure() deep-copy every
+    # layer of the chart again (~20 ms per chart).
+    spec["data"] = {"values": rows_of(plan_.frame)}
+    spec["title"] = {"text": wrap(plan_.title, 36), "subtitle": subtitle(plan_, pkg)}
+    spec["description"] = plan_.title
+    spec["config"] = copy.deepcopy(CONFIG)
+    if validate:
+        alt.vegalite.v6.schema.core.Root.validate(spec)
+    return spec
 
 
 # ---------------------------------------------------------------- output
@@ -613,13 +671,19 @@ def write_bundle(docs_dir: Path) -> Path:
             "under the MIT or ISC licence (lodash.debounce, fast-json-patch, json-stringify-pretty-compact,\n"
             "semver and others), as stated in each package.\n", encoding="utf-8")
 
-    cached = _atomic_dir(CACHE / "vega" / key, fill)
+    cached = _atomic_dir(cache_dir() / "vega" / key, fill)
     out = docs_dir / BUNDLE_DIR
     shutil.copytree(cached, out, dirs_exist_ok=True)
     return out / BUNDLE_FILE
 
 
 # ---------------------------------------------------------------- fonts
+
+def cache_dir() -> Path:
+    """Where rendered SVGs, font subsets and the Vega bundle are kept between
+    builds: build/cache, or the folder named by $VBP_CACHE_DIR."""
+    return Path(os.environ.get(CACHE_ENV) or ROOT / "build" / "cache")
+
 
 @lru_cache(maxsize=1)
 def noto_faces() -> dict[str, tuple[Path, int]]:
@@ -649,12 +713,30 @@ def noto_faces() -> dict[str, tuple[Path, int]]:
     return found
 
 
+# Digits, ASCII and the punctuation that number and date formats produce.
+ALWAYS = "".join(chr(c) for c in range(0x20, 0x7f)) + "−…–—·，。、；：（）％"
+
+
 def text_of(specs: list[dict]) -> str:
-    """Every character a chart may draw: its strings, plus digits, ASCII and
-    the punctuation number and date formats produce."""
-    chars = {chr(c) for c in range(0x20, 0x7f)} | set("−…–—·，。、；：（）％")
+    """Every character a chart may draw: its strings, plus ALWAYS."""
+    chars = set(ALWAYS)
     for spec in specs:
         chars.update(json.dumps(spec, ensure_ascii=False))
+    return "".join(sorted(chars))
+
+
+def plan_text(plans: list[ChartPlan], pkg) -> str:
+    """Every character the specs of these plans may hold, without building
+    them: the frames' text and column names, titles, subtitles, and every
+    literal of this module (axis titles, legend domains, labels). The worker
+    that builds a spec checks that it holds no other character."""
+    chars = set(ALWAYS) | set(Path(__file__).read_text(encoding="utf-8"))
+    for p in plans:
+        chars.update(p.title)
+        chars.update("".join(subtitle(p, pkg)))
+        chars.update("".join(map(str, p.frame.columns)))
+        text = p.frame.select_dtypes(exclude="number")
+        chars.update("".join(v for v in text.to_numpy().ravel() if isinstance(v, str)))
     return "".join(sorted(chars))
 
 
@@ -668,11 +750,18 @@ def font_identity() -> str:
 
 def subset_fonts(text: str) -> tuple[str, Path]:
     """(private family name, folder) of Noto Sans CJK SC cut down to `text`,
-    cached by the text and the font files."""
+    for measuring text only, cached by the text and the font files.
+
+    Only what measuring needs is kept: the glyphs' advance widths and the
+    layout features a shaper applies by default (kerning); glyph outlines
+    become one tiny triangle each (vl_convert measures the advance box of the
+    outlined text, and needs an outline to find it), so each of the thousands
+    of measurements per build reads and outlines less. The SVGs never use
+    this family: it is removed from them after rendering."""
     from fontTools import subset
     from fontTools.ttLib import TTCollection, TTFont
 
-    digest = hashlib.sha256((text + font_identity()).encode()).hexdigest()[:12]
+    digest = hashlib.sha256((text + font_identity() + SUBSET_RECIPE).encode()).hexdigest()[:12]
     family = f"VBPCJK{digest}"
 
     def fill(folder: Path) -> None:
@@ -681,10 +770,15 @@ def subset_fonts(text: str) -> tuple[str, Path]:
             options = subset.Options()
             options.name_IDs = ["*"]
             options.notdef_outline = True
-            options.layout_features = ["*"]
-            cutter = subset.Subsetter(options)
+            cutter = subset.Subsetter(options)  # default layout features: what shapers apply
             cutter.populate(text=text)
             cutter.subset(font)
+            if "CFF " in font:
+                charstrings = font["CFF "].cff.topDictIndex[0].CharStrings
+                for name in charstrings.keys():
+                    glyph = charstrings[name]
+                    glyph.decompile()
+                    glyph.program = [0, 0, "rmoveto", 1, 0, "rlineto", 0, 1, "rlineto", "endchar"]
             for rec in font["name"].names:
                 if rec.nameID in (1, 16):
                     rec.string = family
@@ -694,49 +788,49 @@ def subset_fonts(text: str) -> tuple[str, Path]:
                     rec.string = f"{family}-{style}"
             font.save(str(folder / f"{family}-{style}.otf"))
 
-    return family, _atomic_dir(CACHE / "chart-fonts" / digest, fill)
+    return family, _atomic_dir(cache_dir() / "chart-fonts" / digest, fill)
 
 
 _registered: set[str] = set()
 
 
-def use_fonts(specs: list[dict]) -> str:
-    """Register a font subset for these specs with vl_convert; return its family."""
-    family, folder = subset_fonts(text_of(specs))
+def use_family(text: str) -> str:
+    """Register a font subset for `text` with vl_convert; return its family.
+    Registering does not start vl_convert's runtime (forking stays safe)."""
+    family, folder = subset_fonts(text)
     if str(folder) not in _registered:
         vlc.register_font_directory(str(folder))
         _registered.add(str(folder))
     return family
 
 
+def use_fonts(specs: list[dict]) -> str:
+    """Register a font subset for these specs with vl_convert; return its family."""
+    return use_family(text_of(specs))
+
+
 def render_svg(spec: dict, family: str) -> str:
     """SVG of a spec, measured and drawn with the subset family, which is then
     removed from the font lists so the file names only the public fonts."""
-    local = copy.deepcopy(spec)
-    local["config"]["font"] = f'"{family}", ' + local["config"]["font"]
+    local = {**spec, "config": {**spec["config"], "font": f'"{family}", ' + spec["config"]["font"]}}
     svg = vlc.vegalite_to_svg(local, vl_version=vl_version(), allowed_base_urls=[])
     return svg.replace(f"&quot;{family}&quot;, ", "").replace(f'"{family}", ', "")
 
 
-def render_svgs(specs: list[dict], family: str) -> list[str]:
-    """SVGs of many specs. An SVG depends only on its spec, the renderer and the
-    fonts, so it is cached under build/cache by their hash: a rebuild renders
-    only the charts whose data changed."""
-    cache = CACHE / "chart-svg"
-    ident = font_identity()
-    keys = [hashlib.sha256((json.dumps(s, sort_keys=True, ensure_ascii=False) + ident).encode()).hexdigest()
-            for s in specs]
-    paths = [cache / k[:2] / f"{k}.svg" for k in keys]
-    out = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
-    for i, svg in enumerate(out):
-        if svg is not None:
-            continue
-        out[i] = svg = render_svg(specs[i], family)
-        paths[i].parent.mkdir(parents=True, exist_ok=True)
-        tmp = paths[i].with_name(f".{paths[i].name}.{os.getpid()}")
-        tmp.write_text(svg, encoding="utf-8")
-        os.replace(tmp, paths[i])
-    return out
+def cached_svg(spec: dict, text: str, family: str) -> str:
+    """The SVG of a spec whose canonical JSON is `text`. An SVG depends only
+    on its spec, the renderer and the fonts, so it is cached by their hash: a
+    rebuild renders only the charts whose data changed."""
+    key = hashlib.sha256((text + font_identity()).encode()).hexdigest()
+    path = cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    svg = render_svg(spec, family)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(svg, encoding="utf-8")
+    os.replace(tmp, path)
+    return svg
 
 
 def _svg_size(svg: str) -> tuple[int, int]:
@@ -761,13 +855,73 @@ def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> Chart
                          {"csv": f"{base}.csv", "svg": f"{base}.svg"}, width, height, plan_.load)
 
 
+# ---------------------------------------------------------------- the stage
+# Each chart costs ~0.1 s of CPU, nearly all of it in vl_convert measuring
+# text (~1 ms per label, title or legend entry), so charts are rendered in
+# worker processes, one per CPU. Workers are forked: they inherit the plans,
+# the package and the registered fonts without pickling, and callers need no
+# `if __name__ == "__main__"` guard (spawn would re-run their script).
+# Forking a process whose vl_convert runtime is already running (its tokio
+# and V8 threads are not copied) makes children that hang on their first
+# conversion, so the parent never converts anything itself (the Vega bundle is
+# made in a worker), and a process that already has that runtime (e.g. a test
+# that called render_svg) renders in-process instead.
+
+CHUNK = 8  # charts per task: small enough to keep both workers busy to the end
+_job: dict = {}  # what the workers inherit at fork
+
+
+def _render_chunk(indices) -> list[ChartArtifact]:
+    out = []
+    for i in indices:
+        plan_ = _job["plans"][i]
+        spec = spec_of(plan_, _job["pkg"])
+        text = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+        missing = set(text) - _job["chars"]
+        if missing:  # measured with a fallback font, the layout would be wrong
+            raise RuntimeError(f"{plan_.chart_id}: characters missing from the font subset: {sorted(missing)}")
+        svg = cached_svg(spec, text, _job["family"])
+        out.append(write_chart(plan_, spec, svg, _job["docs_dir"]))
+    return out
+
+
+def _fork_safe() -> bool:
+    """True unless vl_convert's runtime threads already run in this process."""
+    try:
+        names = [(Path("/proc/self/task") / t / "comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return False
+    return not any(n.startswith(("tokio-runtime", "V8 ")) for n in names)
+
+
+def workers() -> int:
+    env = os.environ.get(WORKERS_ENV)
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
-    write_bundle(ctx.docs_dir)
     plans = list(plan(ctx.pkg, ctx.derived))
-    if not plans:
-        return
-    specs = [spec_of(p, ctx.pkg) for p in plans]
-    family = use_fonts(specs)
-    for p, spec, svg in zip(plans, specs, render_svgs(specs, family)):
-        ctx.charts[p.chart_id] = write_chart(p, spec, svg, ctx.docs_dir)
+    text = plan_text(plans, ctx.pkg)
+    _job.update(plans=plans, pkg=ctx.pkg, docs_dir=ctx.docs_dir, family=use_family(text), chars=set(text))
+    chunks = [range(i, min(i + CHUNK, len(plans))) for i in range(0, len(plans), CHUNK)]
+    try:
+        n = min(workers(), len(chunks))
+        if n > 1 and _fork_safe() and "fork" in mp.get_all_start_methods():
+            with mp.get_context("fork").Pool(n) as pool:
+                bundle = pool.apply_async(write_bundle, (ctx.docs_dir,))
+                for artifacts in pool.imap(_render_chunk, chunks):
+                    for a in artifacts:
+                        ctx.charts[a.chart_id] = a
+                bundle.get()
+                pool.close()
+                pool.join()
+        else:
+            write_bundle(ctx.docs_dir)
+            for chunk in chunks:
+                for a in _render_chunk(chunk):
+                    ctx.charts[a.chart_id] = a
+    finally:
+        _job.clear()
