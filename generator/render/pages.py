@@ -7,6 +7,8 @@ URLs come from ids and never change with the data: /unit/<unit_id>/,
 the site root), so the site works from any folder or sub-path."""
 from __future__ import annotations
 
+from functools import partial
+
 from ..derive.rules import RULE_TITLES, RULES
 from ..parallel import fork_map
 from . import pages_places, pages_unit
@@ -25,13 +27,14 @@ def render(ctx) -> None:
     common = {"v": v, "bases": BASES, "levels": LEVELS, "categories": CATEGORIES,
               "rule_titles": RULE_TITLES,
               "charts": ctx.charts}  # chart_id -> ChartArtifact, for _chart.html.j2
+    rules = rule_sections(v)
     render_home(ctx, v, common)
-    render_sections(ctx, v, common)
+    render_sections(ctx, v, common, rules)
     leaf = {**common, "root": LEAF_ROOT}
     # Leaf pages (tens of thousands at national scale) on every CPU: workers
     # inherit the View by fork and write their pages; nothing comes back.
     fork_map(lambda job: job[0](ctx.docs_dir, v, leaf, job[1]),
-             pages_places.jobs(v) + pages_unit.jobs(v), chunk=LEAF_CHUNK)
+             checks_jobs(rules) + pages_places.jobs(v) + pages_unit.jobs(v), chunk=LEAF_CHUNK)
 
 
 def render_home(ctx, v: View, common: dict) -> None:
@@ -41,7 +44,7 @@ def render_home(ctx, v: View, common: dict) -> None:
                notices=notices, n_findings=len(v.findings))
 
 
-def render_sections(ctx, v: View, common: dict) -> None:
+def render_sections(ctx, v: View, common: dict, rules: list[dict]) -> None:
     docs, ctx_ = ctx.docs_dir, {**common, "root": SECTION_ROOT}
     units = [{**u, "sources": v.sources_of(v.by_unit.get(u["unit_id"], []))} for u in v.units.values()]
     groups = [{"category": cat, "label": label, "units": [u for u in units if u["category"] == cat]}
@@ -51,15 +54,20 @@ def render_sections(ctx, v: View, common: dict) -> None:
     write_page(docs, "rounds.md", "rounds.md.j2", **ctx_, rounds=list(v.rounds.values()))
     write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=province_rows(v))
     write_page(docs, "companies.md", "companies.md.j2", **ctx_, companies=company_rows(v))
-    rules = rule_sections(v)
     write_page(docs, "checks.md", "checks.md.j2", **ctx_, findings=v.findings,
                rules=[{**r, "findings": r["findings"][:FINDINGS_PER_PAGE]} for r in rules])
-    for r in rules:
-        for k in range(2, r["pages"] + 1):
-            first = (k - 1) * FINDINGS_PER_PAGE
-            write_page(docs, f"checks/{r['rule_id']}/{k}.md", "checks_page.md.j2",
-                       **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1,
-                       per_page=FINDINGS_PER_PAGE, findings=r["findings"][first:first + FINDINGS_PER_PAGE])
+
+
+def checks_jobs(rules: list[dict]) -> list[tuple]:
+    """The further pages of each rule's findings, /checks/<rule_id>/<k>/ from k = 2."""
+    return [(partial(write_checks_page, r), k) for r in rules for k in range(2, r["pages"] + 1)]
+
+
+def write_checks_page(r: dict, docs, v: View, common: dict, k: int) -> None:
+    first = (k - 1) * FINDINGS_PER_PAGE
+    write_page(docs, f"checks/{r['rule_id']}/{k}.md", "checks_page.md.j2",
+               **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1,
+               per_page=FINDINGS_PER_PAGE, findings=r["findings"][first:first + FINDINGS_PER_PAGE])
 
 
 def province_rows(v: View) -> list[dict]:
@@ -86,13 +94,15 @@ def company_rows(v: View) -> list[dict]:
 
 
 def rule_sections(v: View) -> list[dict]:
+    named = list(dict.fromkeys(sid for f in v.findings for sid in f["standard_ids"]))
+    standards = {s["standard_id"]: s for s in records(v.standards.loc[named])}  # one lookup for all
     sections = []
     for rule in RULES:
         findings = []
         for f in v.findings:
             if f["rule_id"] != rule["rule_id"]:
                 continue
-            findings.append({**f, "standards": records(v.standards.loc[f["standard_ids"]]),
+            findings.append({**f, "standards": [standards[sid] for sid in f["standard_ids"]],
                              "products": [v.products[w] for w in f["winner_ids"]]})
         quotes = [{**q, "source": v.sources.get(q["source_id"])} for q in rule["quotes"]]
         sections.append({**rule, "quotes": quotes, "findings": findings, "n_findings": len(findings),
