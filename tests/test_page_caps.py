@@ -156,16 +156,34 @@ def test_findings_are_paged_and_every_link_finds_its_finding(built, tmp_path, mo
                 assert url == ids_on[fid], (unit_md.name, fid)
 
 
-def test_flagged_pages_skip_markdown_and_others_do_not(tmp_path):
+def test_flagged_pages_skip_markdown_and_keep_their_navigation(tmp_path):
+    """Flagged pages reach the theme as written; the navigation rendered once per
+    depth for flagged pages outside the nav links right from every depth, and a
+    flagged page inside the nav still marks itself active."""
     docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "index.md").write_text("*emphasis*\n", encoding="utf-8")
-    (docs / "raw.md").write_text('---\ntitle: "raw"\nvbp_html: true\n---\n<p>*kept* &amp; 1 < 2</p>\n\n# not a heading\n',
-                                 encoding="utf-8")
+    for rel, text in {
+        "index.md": "*emphasis*\n",
+        "section.md": '---\ntitle: "section"\nvbp_html: true\n---\n<p>section</p>\n',
+        "leaf/a.md": '---\ntitle: "a"\nvbp_html: true\n---\n<p>*kept* &amp; 1 < 2</p>\n\n# not a heading\n',
+        "leaf/b.md": '---\ntitle: "b"\nvbp_html: true\n---\n<p>b</p>\n',
+        "leaf/deep/c.md": '---\ntitle: "c"\nvbp_html: true\n---\n<p>c</p>\n',
+    }.items():
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_text(text, encoding="utf-8")
     (tmp_path / "mkdocs.yml").write_text(
-        f"site_name: t\ndocs_dir: docs\nsite_dir: site\nhooks:\n  - {ROOT / 'generator/render/mkdocs_hooks.py'}\n",
-        encoding="utf-8")
+        "site_name: t\ndocs_dir: docs\nsite_dir: site\ntheme: material\n"
+        "nav:\n  - index.md\n  - section.md\nnot_in_nav: |\n  /leaf/**\n"
+        f"hooks:\n  - {ROOT / 'generator/render/mkdocs_hooks.py'}\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "--strict"], cwd=tmp_path, check=True)
-    raw = (tmp_path / "site" / "raw" / "index.html").read_text(encoding="utf-8")
-    assert "<p>*kept* &amp; 1 < 2</p>\n\n# not a heading" in raw
-    assert "<em>emphasis</em>" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    site = tmp_path / "site"
+    a = (site / "leaf" / "a" / "index.html").read_text(encoding="utf-8")
+    assert "<p>*kept* &amp; 1 < 2</p>\n\n# not a heading" in a
+    assert "<em>emphasis</em>" in (site / "index.html").read_text(encoding="utf-8")
+
+    def nav_links(path):
+        nav = path.read_text(encoding="utf-8").split('<nav class="md-nav md-nav--primary"', 1)[1].split("</nav>", 1)[0]
+        return re.findall(r'<a href="([^"]+)" class="md-nav__link( md-nav__link--active)?"', nav)
+
+    assert nav_links(site / "leaf" / "b" / "index.html") == [("../..", ""), ("../../section/", "")]
+    assert nav_links(site / "leaf" / "deep" / "c" / "index.html") == [("../../..", ""), ("../../../section/", "")]
+    assert nav_links(site / "section" / "index.html") == [("..", ""), ("./", " md-nav__link--active")]

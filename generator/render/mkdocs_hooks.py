@@ -9,6 +9,12 @@ as written. The body is read when the page's template is rendered and dropped
 right after, so the build holds one generated page in memory at a time, not all
 of them (MkDocs otherwise keeps every page's source and HTML to the end).
 
+Material renders the whole navigation into every page. A generated page is not
+in the navigation (mkdocs.yml `not_in_nav`), so its navigation differs from
+another generated page's only by how deep the page is (links are relative):
+it is rendered once per depth and reused (on_env), a quarter of the theme's
+time per page.
+
 What these pages give up is nothing they used: they have no Markdown headings
 (so no table of contents) and MkDocs never checked links inside raw HTML; the
 `links` stage (generator/linkcheck.py) checks every link of the built site.
@@ -16,9 +22,11 @@ What these pages give up is nothing they used: they have no Markdown headings
 Loaded by MkDocs from its path, not imported as part of the package."""
 from __future__ import annotations
 
+import jinja2
 from mkdocs.utils import meta
 
 FLAG = "vbp_html"
+NAV = "partials/nav.html"
 
 
 def _raw(page) -> bool:
@@ -39,3 +47,24 @@ def on_post_page(output, page, config):
     if _raw(page):
         page.content = None
     return output
+
+
+def on_env(env, config, files):
+    try:
+        template = env.get_template(NAV)
+    except jinja2.TemplateNotFound:  # a theme without Material's partials
+        return env
+    render, by_depth = template.root_render_func, {}
+
+    def once_per_depth(context):
+        page = context.get("page")
+        if page is None or not _raw(page) or not page.file.inclusion.is_not_in_nav():
+            yield from render(context)
+            return
+        depth = page.url.count("/")
+        if depth not in by_depth:
+            by_depth[depth] = "".join(render(context))
+        yield by_depth[depth]
+
+    template.root_render_func = once_per_depth
+    return env
