@@ -229,8 +229,8 @@ def payment_frame(payment: pd.DataFrame, unit_id: str):
     rows = payment[payment["unit_id"] == unit_id]
     label = (rows["company"] + " " + rows["product"]).where(rows["company"].notna(), rows["product"])
     # The same label for products of different rounds: name the round.
-    shared = label.groupby(label).transform(lambda g: rows.loc[g.index, "winner_id"].nunique(dropna=False) > 1)
-    label = label.where(~shared.astype(bool), label + "｜" + rows["round"])
+    products = rows["winner_id"].fillna("").groupby(label.to_numpy(), dropna=False).transform("nunique")
+    label = label.where(products.to_numpy() <= 1, label + "｜" + rows["round"])
     frame = _table({
         "图中标签": label, "企业": rows["company"], "产品": rows["product"], "批次": rows["round"],
         "医保支付标准": rows["amount"], "中选价": rows["winning_price"], "价格单位": rows["price_unit"],
