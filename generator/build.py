@@ -38,6 +38,13 @@ class BuildContext:
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
     charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
 
+    @property
+    def files_dir(self) -> Path:
+        """Files that go into the site as they are (the downloads: a gigabyte at
+        national scale), moved in after MkDocs (render.place_files) so that MkDocs
+        does not copy them."""
+        return self.docs_dir.parent / "files"
+
 
 @dataclass
 class BuildResult:

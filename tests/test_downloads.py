@@ -48,11 +48,13 @@ def spreadsheet_text(value: str) -> str:
 
 
 def render_downloads(data_dir: Path, docs: Path) -> Path:
-    """Run only the downloads stage on a package; return docs/downloads."""
+    """Run only the downloads stage on a package; return the folder of its files
+    (the pages are in docs/downloads)."""
     from generator.render import downloads
 
-    downloads.render(BuildContext(load(data_dir), {}, docs, docs.parent / "site"))
-    return docs / "downloads"
+    ctx = BuildContext(load(data_dir), {}, docs, docs.parent / "site")
+    downloads.render(ctx)
+    return ctx.files_dir / "downloads"
 
 
 @pytest.fixture(scope="module")
@@ -373,7 +375,7 @@ def test_latest_address_follows_the_newest_release(two_releases):
 
 def test_last_change_is_the_release_that_changed_the_file(two_releases):
     _, _, after = two_releases
-    page = (after / "index.md").read_text(encoding="utf-8")
+    page = (after.parent.parent / "docs" / "downloads" / "index.md").read_text(encoding="utf-8")  # the page
     last = {m.group(1): m.group(2) for m in re.finditer(
         r'dictionary/#(\w+)">.*?</td><td>.*?</td><td>\d+</td><td>([0-9-]+)</td>', page)}
     assert last["sources"] == "2026-12-01"

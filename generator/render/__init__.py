@@ -2,6 +2,9 @@
 SITE_STAGES work on the built site after it."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from .. import linkcheck
 from . import changelog, charts, downloads, pages, search
 
@@ -11,7 +14,21 @@ DOC_STAGES = [
     ("changelog", changelog.render),
     ("downloads", downloads.render),
 ]
+
+
+def place_files(ctx) -> None:
+    """Move what DOC_STAGES wrote to ctx.files_dir into the built site, as MkDocs
+    would have copied it (same paths; hard links stay links)."""
+    src = ctx.files_dir
+    for folder, _, names in os.walk(src):
+        dest = ctx.site_dir / Path(folder).relative_to(src)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(Path(folder) / name, dest / name)
+
+
 SITE_STAGES: list = [
+    ("files", place_files),
     ("search", search.render),  # Pagefind over the built site
 ]
 # Always last: a broken internal link stops the build before the swap.

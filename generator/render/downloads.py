@@ -260,7 +260,7 @@ class Written:
 
 def render(ctx) -> None:
     site_url = _site_url()
-    root = ctx.docs_dir / DOWNLOADS
+    root = ctx.files_dir / DOWNLOADS  # the files; their pages go to the docs
     with tempfile.TemporaryDirectory(prefix="vbp-releases-") as tmp:
         editions = collect_editions(ctx.pkg, Path(tmp))
         mark_last_changes(editions)
