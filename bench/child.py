@@ -3,9 +3,10 @@
 Runs generator.build.build (what `python -m generator build` runs) and writes its
 BuildResult with memory figures the build cannot see itself:
 
-- `tree_peak_mb`: the peak resident memory of the whole process tree (this
-  Python process and its children, e.g. the Pagefind binary), sampled every
-  0.05 s from /proc, and never below the Python process's exact high-water mark
+- `tree_peak_mb`: the peak memory of the whole process tree (this Python
+  process, its forked workers and children such as the Pagefind binary), as
+  proportional set size (shared pages counted once), sampled every 0.05 s from
+  /proc, and never below the Python process's exact high-water mark
   (ru_maxrss, what BuildResult.peak_mb holds, which misses child processes).
 - per stage, the tree peak over the stage's window. Windows are laid end to end
   from BuildResult.timings (stages run one after another; the untimed steps
@@ -32,6 +33,16 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _rss(pid: int) -> int:
+    """Proportional set size: pages shared with forked workers count once across
+    the tree, not once per process (plain RSS would count a parent's pages again
+    for every worker that inherited them). Resident size where PSS is not known."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     with open(f"/proc/{pid}/statm", "rb") as fh:
         return int(fh.read().split()[1]) * PAGE
 
