@@ -16,6 +16,11 @@ rendered once per folder of pages and reused (on_env). Per folder, not per
 depth: a link to `checks/` reads `../../` from `checks/r/2/` but
 `../../../checks/` from another page three deep.
 
+Most generated pages never reach these hooks' page events:
+generator/mkdocs_pages.py reads them and writes them from a frame of the
+theme, the bytes MkDocs and these hooks would write (checked as it goes and by
+tests/test_build.py).
+
 What these pages give up is nothing they used: they have no Markdown headings
 (so no table of contents) and MkDocs never checked links inside raw HTML; the
 `links` stage (generator/linkcheck.py) checks every link of the built site.
