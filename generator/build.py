@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .package import ROOT, Package, load, swap_in
-from .parallel import fork_map
+from .mkdocs_pages import build_deferred, generated_pages_deferred
 from .safety import check_site
 
 MKDOCS_YML = ROOT / "mkdocs.yml"
@@ -171,13 +171,10 @@ def _clean_after_killed_build(out_dir: Path) -> None:
 
 
 def run_mkdocs(ctx: BuildContext) -> None:
+    """MkDocs' build, with generated pages written fast (mkdocs_pages.py)."""
     from mkdocs.commands.build import build as mkdocs_build
-    from mkdocs.config import load_config
 
-    config = load_config(str(MKDOCS_YML), docs_dir=str(ctx.docs_dir),
-                         site_dir=str(ctx.site_dir), strict=True)
-    config["extra"].update(
-        sample=ctx.pkg.sample, as_of=ctx.pkg.as_of, data_version=ctx.pkg.version, **ctx.extra)
+    config = mkdocs_config(ctx)
     logger = logging.getLogger("mkdocs")
     logger.setLevel(logging.WARNING)
     if not any(getattr(h, "vbp", False) for h in logger.handlers):
@@ -187,59 +184,16 @@ def run_mkdocs(ctx: BuildContext) -> None:
         shown.setFormatter(logging.Formatter("MkDocs %(levelname)s: %(message)s"))
         shown.vbp = True
         logger.addHandler(shown)
-    with _generated_pages_deferred() as deferred:
+    with generated_pages_deferred(config) as deferred:
         mkdocs_build(config)
-    _build_deferred(deferred)
+    build_deferred(deferred)
 
 
-@contextmanager
-def _generated_pages_deferred():
-    """MkDocs renders its theme around each page one after another (~3 ms a page:
-    minutes at national scale). Generated pages (`vbp_html`, see
-    render/mkdocs_hooks.py) do not depend on each other, so while MkDocs runs
-    they are only collected, and _build_deferred renders them on every CPU.
-    This wraps MkDocs' private `_build_page` (mkdocs pinned in requirements.lock;
-    tests/test_build.py builds and checks those pages)."""
-    from mkdocs.commands import build as mk
+def mkdocs_config(ctx: BuildContext):
+    from mkdocs.config import load_config
 
-    real, deferred = mk._build_page, []
-
-    def collect(page, *args, **kwargs):
-        if page.meta.get("vbp_html"):
-            deferred.append((real, page, args, kwargs))
-        else:
-            real(page, *args, **kwargs)
-
-    mk._build_page = collect
-    try:
-        yield deferred
-    finally:
-        mk._build_page = real
-
-
-def _build_deferred(deferred: list) -> None:
-    def build_one(job) -> int:
-        build_page, page, args, kwargs = job
-        counter = _WarningCount()
-        logging.getLogger("mkdocs").addHandler(counter)
-        try:
-            build_page(page, *args, **kwargs)
-        finally:
-            logging.getLogger("mkdocs").removeHandler(counter)
-        return counter.n
-
-    from mkdocs.exceptions import Abort
-
-    # indexes cross to the workers, the pages themselves are inherited
-    warnings = sum(fork_map(lambda i: build_one(deferred[i]), range(len(deferred)), chunk=64))
-    if warnings:  # strict, as MkDocs is for the pages it built itself (the messages were printed)
-        raise Abort(f"Aborted with {warnings} warnings in strict mode!")
-
-
-class _WarningCount(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.n = 0
-
-    def emit(self, record) -> None:
-        self.n += 1
+    config = load_config(str(MKDOCS_YML), docs_dir=str(ctx.docs_dir),
+                         site_dir=str(ctx.site_dir), strict=True)
+    config["extra"].update(
+        sample=ctx.pkg.sample, as_of=ctx.pkg.as_of, data_version=ctx.pkg.version, **ctx.extra)
+    return config

@@ -158,8 +158,9 @@ def test_findings_are_paged_and_every_link_finds_its_finding(built, tmp_path, mo
 
 def test_flagged_pages_skip_markdown_and_keep_their_navigation(tmp_path):
     """Flagged pages reach the theme as written; the navigation rendered once per
-    depth for flagged pages outside the nav links right from every depth, and a
-    flagged page inside the nav still marks itself active."""
+    folder for flagged pages outside the nav links right from every page (also
+    from a folder under a nav page, as deep as another), and a flagged page
+    inside the nav still marks itself active."""
     docs = tmp_path / "docs"
     for rel, text in {
         "index.md": "*emphasis*\n",
@@ -167,12 +168,13 @@ def test_flagged_pages_skip_markdown_and_keep_their_navigation(tmp_path):
         "leaf/a.md": '---\ntitle: "a"\nvbp_html: true\n---\n<p>*kept* &amp; 1 < 2</p>\n\n# not a heading\n',
         "leaf/b.md": '---\ntitle: "b"\nvbp_html: true\n---\n<p>b</p>\n',
         "leaf/deep/c.md": '---\ntitle: "c"\nvbp_html: true\n---\n<p>c</p>\n',
+        "section/deep/d.md": '---\ntitle: "d"\nvbp_html: true\n---\n<p>d</p>\n',
     }.items():
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
         (docs / rel).write_text(text, encoding="utf-8")
     (tmp_path / "mkdocs.yml").write_text(
         "site_name: t\ndocs_dir: docs\nsite_dir: site\ntheme: material\n"
-        "nav:\n  - index.md\n  - section.md\nnot_in_nav: |\n  /leaf/**\n"
+        "nav:\n  - index.md\n  - section.md\nnot_in_nav: |\n  /leaf/**\n  /section/**\n"
         f"hooks:\n  - {ROOT / 'generator/render/mkdocs_hooks.py'}\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "--strict"], cwd=tmp_path, check=True)
     site = tmp_path / "site"
@@ -186,4 +188,5 @@ def test_flagged_pages_skip_markdown_and_keep_their_navigation(tmp_path):
 
     assert nav_links(site / "leaf" / "b" / "index.html") == [("../..", ""), ("../../section/", "")]
     assert nav_links(site / "leaf" / "deep" / "c" / "index.html") == [("../../..", ""), ("../../../section/", "")]
+    assert nav_links(site / "section" / "deep" / "d" / "index.html") == [("../../..", ""), ("../../", "")]
     assert nav_links(site / "section" / "index.html") == [("..", ""), ("./", " md-nav__link--active")]

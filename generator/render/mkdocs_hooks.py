@@ -11,9 +11,15 @@ of them (MkDocs otherwise keeps every page's source and HTML to the end).
 
 Material renders the whole navigation into every page. A generated page is not
 in the navigation (mkdocs.yml `not_in_nav`), so its navigation differs from
-another generated page's only by how deep the page is (links are relative):
-it is rendered once per depth and reused (on_env), a quarter of the theme's
-time per page.
+another generated page's only by where the page is (links are relative): it is
+rendered once per folder of pages and reused (on_env). Per folder, not per
+depth: a link to `checks/` reads `../../` from `checks/r/2/` but
+`../../../checks/` from another page three deep.
+
+Most generated pages never reach these hooks' page events:
+generator/mkdocs_pages.py reads them and writes them from a frame of the
+theme, the bytes MkDocs and these hooks would write (checked as it goes and by
+tests/test_build.py).
 
 What these pages give up is nothing they used: they have no Markdown headings
 (so no table of contents) and MkDocs never checked links inside raw HTML; the
@@ -54,17 +60,17 @@ def on_env(env, config, files):
         template = env.get_template(NAV)
     except jinja2.TemplateNotFound:  # a theme without Material's partials
         return env
-    render, by_depth = template.root_render_func, {}
+    render, by_folder = template.root_render_func, {}
 
     def once_per_depth(context):
         page = context.get("page")
         if page is None or not _raw(page) or not page.file.inclusion.is_not_in_nav():
             yield from render(context)
             return
-        depth = page.url.count("/")
-        if depth not in by_depth:
-            by_depth[depth] = "".join(render(context))
-        yield by_depth[depth]
+        folder = page.url.rstrip("/").rpartition("/")[0]
+        if folder not in by_folder:
+            by_folder[folder] = "".join(render(context))
+        yield by_folder[folder]
 
     template.root_render_func = once_per_depth
     return env
