@@ -51,8 +51,12 @@ class Rows:
 
     def column(self, name: str, rows) -> list:
         i = self.columns.index(name)
-        col = self._data[i][rows].tolist()
-        return [None if x != x else x for x in col] if self._floats[i] else col
+        col = self._data[i][rows]
+        if not self._floats[i]:
+            return col.tolist()
+        values = col.astype(object)  # Python floats, missing ones None
+        values[np.isnan(col)] = None
+        return values.tolist()
 
 
 def _values(column: pd.Series) -> np.ndarray:
