@@ -83,9 +83,25 @@ class Links:
         return Markup("、").join(self.region(c) for c in codes) if codes else Markup("—")
 
 
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    def getattr(self, obj, attribute):
+        """`row.field` on a dict row looks the key up first: Jinja tries the attribute
+        first, which raises and catches an AttributeError on every field of every
+        row. A plain dict's attributes are dir(dict), so the result is the same."""
+        if type(obj) is dict and attribute not in _DICT_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,  # every template, .md ones too: pages embed data as HTML
         undefined=jinja2.StrictUndefined,
