@@ -79,6 +79,24 @@ class Links:
         name = self.v.region.get(code, code)
         return self._link("province", code, name) if code in self.v.province_codes else escape(name)
 
+    @staticmethod
+    def price(value, unit, pack=None, pack_unit=None, date=None) -> Markup:
+        """A table cell: price per smallest unit, then per pack and date if known."""
+        cell = f'<td class="vbp-n">{escape(money(value, unit))}'
+        if pack is not None:
+            cell += f"<small>{escape(money(pack, pack_unit))}</small>"
+        if date:
+            cell += f"<small>{escape(date)}</small>"
+        return Markup(cell + "</td>")
+
+    @staticmethod
+    def cut(value, reference, unit) -> Markup:
+        """A table cell: a price cut, and the price it was cut from if known."""
+        cell = f'<td class="vbp-n">{escape(percent(value))}'
+        if reference is not None:
+            cell += f"<small>自 {escape(money(reference, unit))}</small>"
+        return Markup(cell + "</td>")
+
     def regions(self, codes) -> Markup:
         return Markup("、").join(self.region(c) for c in codes) if codes else Markup("—")
 
