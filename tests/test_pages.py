@@ -404,3 +404,44 @@ def test_print_hides_navigation_and_does_not_clip_tables(browser, base_url):
     assert overflow == "visible"
     assert page_.locator("details.vbp-patient-all").evaluate("d => d.open")  # unfolded for print
     page_.close()
+
+
+def test_grouped_rows_are_dicts_in_the_order_asked_with_missing_values_none():
+    import numpy as np
+    import pandas as pd
+    from generator.render.views import Grouped, Rows, sorted_positions
+
+    frame = pd.DataFrame({
+        "k": ["b", "a", None, "b", "a"],
+        "day": ["2024-03-01", "2024-01-01", "2024-01-01", "2024-02-01", None],
+        "amount": [1.5, np.nan, 3.0, 4.0, 5.0],
+        "pack": pd.array([10, None, 1, 2, 3], dtype="Int64"),
+    })
+    rows = Rows(frame)
+    by_day = Grouped(rows, frame["k"], sorted_positions(frame, ["day"]))  # missing days last
+    assert by_day.get("b") == [{"k": "b", "day": "2024-02-01", "amount": 4.0, "pack": 2},
+                               {"k": "b", "day": "2024-03-01", "amount": 1.5, "pack": 10}]
+    assert by_day.get("a") == [{"k": "a", "day": "2024-01-01", "amount": None, "pack": None},
+                               {"k": "a", "day": None, "amount": 5.0, "pack": 3}]
+    assert type(by_day.get("a")[1]["pack"]) is int  # JSON-ready Python values, not numpy ones
+    assert by_day.column("a", "amount") == [None, 5.0] and by_day.count("a") == 2
+    assert Grouped(rows, frame["k"]).get("b")[0]["day"] == "2024-03-01"  # the frame's own order
+    assert None not in by_day and by_day.get("c") == []  # a row without a key is in no group
+
+
+def test_row_links_escape_data_and_link_only_known_provinces():
+    from generator.render.templating import Links
+
+    class View:
+        region = {"110000": "北<京>", "990000": "其他"}
+        province_codes = {"110000"}
+
+    links = Links(View(), "../../")
+    assert links.regions(["110000", "990000"]) == '<a href="../../province/110000/">北&lt;京&gt;</a>、其他'
+    assert links.regions([]) == "—"
+    assert links.src([{"url": None, "source_id": "s&1", "tip": 'a "b"', "label": "结果公告"},
+                      {"url": "https://x.cn/?a=1&b=2", "source_id": "s2", "tip": "", "label": "L"}]) == (
+        '<a class="vbp-src" href="../../downloads/#source-s&amp;1" title="a &#34;b&#34;">结果公告</a> '
+        '<a class="vbp-src" href="https://x.cn/?a=1&amp;b=2" title="">L</a>')
+    assert links.flags({"originator": True, "backup_supplier": None, "consistency_passed": False}) == (
+        '<span class="vbp-tag">原研</span>')

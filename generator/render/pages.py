@@ -94,8 +94,8 @@ def company_rows(v: View) -> list[dict]:
 
 
 def rule_sections(v: View) -> list[dict]:
-    named = list(dict.fromkeys(sid for f in v.findings for sid in f["standard_ids"]))
-    standards = {s["standard_id"]: s for s in records(v.standards.loc[named])}  # one lookup for all
+    named = {sid for f in v.findings for sid in f["standard_ids"]}
+    standards = {s["standard_id"]: s for s in records(v.standards[v.standards["standard_id"].isin(named)])}
     sections = []
     for rule in RULES:
         findings = []

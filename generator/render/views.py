@@ -8,6 +8,7 @@ import json
 import math
 from collections import defaultdict
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -30,23 +31,66 @@ def clean(value):
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return Rows(frame).dicts(slice(None))
+
+
+class Rows:
+    """A frame's columns as arrays, turned into dicts (missing values None) only for
+    the rows a page shows. Numbers stay numpy arrays: no Python object per value in
+    the parent, and forked workers that read them do not touch (and so copy) it."""
+
+    def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None):
+        self.columns = list(frame.columns if columns is None else columns)
+        self._data = [_values(frame[c]) for c in self.columns]
+        self._floats = [a.dtype.kind == "f" for a in self._data]
+
+    def dicts(self, rows) -> list[dict]:
+        """The rows at `rows` (a slice or an array of positions), in that order."""
+        cols = [self.column(name, rows) for name in self.columns]
+        return [dict(zip(self.columns, row)) for row in zip(*cols)]
+
+    def column(self, name: str, rows) -> list:
+        i = self.columns.index(name)
+        col = self._data[i][rows]
+        if not self._floats[i]:
+            return col.tolist()
+        values = col.astype(object)  # Python floats, missing ones None
+        values[np.isnan(col)] = None
+        return values.tolist()
+
+
+def _values(column: pd.Series) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiub":  # not Int64 and the like
+        return column.to_numpy()
+    return column.to_numpy(dtype=object, na_value=None)
+
+
+def sorted_positions(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """The row positions of frame.sort_values(by) (stable, missing values last),
+    without copying the frame."""
+    keys = []
+    for c in reversed(by):
+        codes, uniques = pd.factorize(frame[c], sort=True)
+        keys.append(np.where(codes < 0, len(uniques), codes))
+    return np.lexsort(keys)
 
 
 class Grouped:
-    """The rows of a frame by a key, made into dicts only when a page asks for its
-    group: a million payment standards as a million dicts would take a gigabyte,
-    kept for the whole stage. Rows keep the frame's order within a group."""
+    """Rows by a key, made into dicts only when a page asks for its group: a million
+    payment standards as a million dicts would take a gigabyte. Groupings of one
+    frame share its Rows; rows keep the frame's order within a group, and rows
+    whose key is missing are in no group."""
 
-    def __init__(self, frame: pd.DataFrame, key: str):
-        frame = frame[frame[key].notna()].sort_values(key, kind="stable")
-        self.columns = list(frame.columns)
-        self._data = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in self.columns]
-        keys = frame[key].tolist()
-        self._span: dict = {}
-        for i, k in enumerate(keys):
-            start, _ = self._span.get(k, (i, i))
-            self._span[k] = (start, i + 1)
+    def __init__(self, rows: Rows, keys: pd.Series, order: np.ndarray | None = None):
+        """`order`: the positions of the rows in the order groups list them (default
+        the frame's)."""
+        if order is None:
+            order = np.arange(len(keys))
+        codes, uniques = pd.factorize(keys.iloc[order])
+        self._order = order[np.argsort(codes, kind="stable")][np.count_nonzero(codes < 0):]  # missing keys first
+        ends = np.cumsum(np.bincount(codes[codes >= 0], minlength=len(uniques)))
+        self._span = dict(zip(uniques.tolist(), zip((ends - np.diff(ends, prepend=0)).tolist(), ends.tolist())))
+        self.rows = rows
 
     def __contains__(self, k) -> bool:
         return k in self._span
@@ -57,13 +101,13 @@ class Grouped:
 
     def column(self, k, name: str) -> list:
         start, stop = self._span.get(k, (0, 0))
-        return self._data[self.columns.index(name)][start:stop]
+        return self.rows.column(name, self._order[start:stop])
 
     def get(self, k, default=None) -> list[dict]:
         if k not in self._span:
             return [] if default is None else default
         start, stop = self._span[k]
-        return [dict(zip(self.columns, row)) for row in zip(*(c[start:stop] for c in self._data))]
+        return self.rows.dicts(self._order[start:stop])
 
 
 def group(rows: list[dict], key: str) -> dict[str, list[dict]]:
@@ -154,24 +198,28 @@ class View:
         self.by_batch = group(product_list, "batch_id")
         self.by_company = group(product_list, "company_id")
 
-        self.prices_of = group(records(d["price_records"]), "winner_id")
-        prices = records(t["prices"])
-        self.renewals_by_winner = group([p for p in prices if p["kind"] == "renewal"], "winner_id")
-        self.prices_by_batch = group(prices, "batch_id")
-        standards = t["payment_standards"].sort_values(["region_code", "effective_from", "standard_id"])
-        self.standards = standards.set_index("standard_id", drop=False)  # findings look up by id
-        self.standards_by_unit = Grouped(standards, "unit_id")
-        self.standards_by_region = Grouped(standards, "region_code")
-        self.standards_by_winner = Grouped(standards, "winner_id")
+        self.prices_of = Grouped(Rows(d["price_records"]), d["price_records"]["winner_id"])
+        prices = t["prices"]
+        renewals = prices[prices["kind"] == "renewal"]
+        self.renewals_by_winner = Grouped(Rows(renewals), renewals["winner_id"])
+        self.prices_by_batch = Grouped(Rows(prices), prices["batch_id"])
+        standards = t["payment_standards"]
+        self.standards = standards  # findings look up by id
+        # no standard_id: only the findings show it, and it is a million distinct strings
+        rows = Rows(standards, [c for c in standards.columns if c != "standard_id"])
+        order = sorted_positions(standards, ["region_code", "effective_from", "standard_id"])
+        self.standards_by_unit = Grouped(rows, standards["unit_id"], order)
+        self.standards_by_region = Grouped(rows, standards["region_code"], order)
+        self.standards_by_winner = Grouped(rows, standards["winner_id"], order)
         notices = records(d["notices"])
         self.notices = notices
         self.notices_by_batch = group(sorted(notices, key=lambda n: (n["execution_start"], n["region_code"])),
                                       "batch_id")
         self.notices_by_region = group(sorted(notices, key=lambda n: (n["execution_start"], n["batch_id"])),
                                        "region_code")
-        self.supply_by_region = group(records(d["supply"]), "region_code")
-        self.substitutes_of = group(records(d["substitutes"]), "winner_id")
-        self.patient_by_unit = Grouped(d["patient"], "unit_id")
+        self.supply_by_region = Grouped(Rows(d["supply"]), d["supply"]["region_code"])
+        self.substitutes_of = Grouped(Rows(d["substitutes"]), d["substitutes"]["winner_id"])
+        self.patient_by_unit = Grouped(Rows(d["patient"]), d["patient"]["unit_id"])
         self.findings = records(d["findings"])
         self.findings_by_unit = group(self.findings, "unit_id")
         self.finding_page = finding_pages(self.findings)
