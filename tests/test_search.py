@@ -3,15 +3,18 @@ aliases), what it shows (price with unit and date) and how it filters; and the
 search stage of the real build."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import DATA, read_rows
 
 from generator.derive import derive
 from generator.package import load
-from generator.render.search import Record, han_words, query_terms, records
+from generator.render import pagefind_stable
+from generator.render.search import Record, han_words, query_terms, records, write_index
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +179,43 @@ def test_record_html_escapes_data():
     assert "<script>" not in doc and "<b>" not in doc and 'x" onmouseover' not in doc
     assert 'content="a,b:c"' in doc
     assert doc.startswith('<!DOCTYPE html><html lang="zh">')
+
+
+# ---------------------------------------------------------------- the bundle
+
+def _bundle(tmp_path, name: str, price: str) -> Path:
+    records_dir = tmp_path / f"{name}-records"
+    for i in range(40):
+        rec = Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price})
+        path = records_dir / rec.file_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rec.html(), encoding="utf-8")
+    write_index(records_dir, tmp_path / name)
+    return tmp_path / name
+
+
+def test_fragments_get_short_names_that_change_with_any_record(tmp_path):
+    """Every query loads the list of all pages: its fragment names are page numbers in hex
+    written backwards, in a folder named after the content, and its word counts are 1."""
+    bundle = _bundle(tmp_path, "a", "中选价 0.1200 元/片")
+    meta_files = sorted(bundle.glob("*.pf_meta"))
+    pages = pagefind_stable._read(meta_files[0])[1]
+    folder = pages[0][0].split("/")[0]
+    assert re.fullmatch(r"[0-9a-f]{7}", folder)
+    assert pages == [[f"{folder}/{format(i, 'x')[::-1]}", 1] for i in range(40)]
+    fragments = sorted((bundle / "fragment").rglob("*.pf_fragment"))
+    assert fragments == sorted(bundle / "fragment" / f"{name}.pf_fragment" for name, _ in pages)
+    urls = set()
+    for path in fragments:
+        raw = gzip.decompress(path.read_bytes())
+        urls.add(json.loads(raw[raw.index(b"{"):])["url"])
+    assert urls == {f"/unit/u{i}/" for i in range(40)}
+
+    pagefind_stable.compact_pages(bundle)  # idempotent
+    assert sorted(bundle.glob("*.pf_meta")) == meta_files
+
+    changed = _bundle(tmp_path, "b", "中选价 0.1100 元/片")
+    assert pagefind_stable._read(next(changed.glob("*.pf_meta")))[1][0][0].split("/")[0] != folder
 
 
 # ---------------------------------------------------------------- the build

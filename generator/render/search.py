@@ -41,6 +41,7 @@ import pandas as pd
 from pypinyin import lazy_pinyin
 
 from ..package import ROOT
+from .pagefind_stable import compact_pages
 from .templating import money
 
 log = logging.getLogger(__name__)
@@ -525,5 +526,6 @@ def write_index(records_dir: Path, out_dir: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not (out_dir / "pagefind-entry.json").is_file():
         raise RuntimeError(f"Pagefind failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    compact_pages(out_dir)
     for name in UNUSED_BUNDLE_FILES:  # search.js uses pagefind.js; Pagefind's own UIs are not shipped
         (out_dir / name).unlink(missing_ok=True)
