@@ -98,7 +98,9 @@ def test_company_found_by_full_name_short_name_and_every_alias(sample_records):
     assert "/company/c-microport/" in hits(sample_records, "MicroPort")
 
 
-def test_products_carry_their_unit_and_company_names(sample_records):
+def test_products_are_found_by_their_own_names(sample_records):
+    """A product by its title (generic name, strength, company short name); its unit's
+    and its company's full names find the unit and the company, not every product."""
     qilu_atorvastatin = {f"/product/{w['winner_id']}/" for w in read_rows(DATA / "winners.csv")
                          if w["unit_id"] == "u-atorvastatin-oral" and w["company_id"] == "c-qilu"}
     assert "/product/w-nat-drug-1x-atv-10-qilu/" in qilu_atorvastatin
@@ -107,6 +109,8 @@ def test_products_carry_their_unit_and_company_names(sample_records):
     assert "/unit/u-coronary-stent/" in stents
     assert "/product/w-nat-cons-stent-firebird2-microport/" in stents
     assert not any(url.startswith("/unit/u-atorvastatin") for url in stents)
+    assert hits(sample_records, "阿托伐他汀口服常释剂型") == {"/unit/u-atorvastatin-oral/"}
+    assert hits(sample_records, "齐鲁制药有限公司") == {"/company/c-qilu/"}
 
 
 def test_provinces_by_short_name_alias_and_pinyin(sample_records):
