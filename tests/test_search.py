@@ -14,7 +14,7 @@ from conftest import DATA, read_rows
 from generator.derive import derive
 from generator.package import load
 from generator.render import pagefind_stable
-from generator.render.search import Record, han_words, query_terms, records, write_index
+from generator.render.search import Record, han_words, query_terms, records, resolve, write_index
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +183,16 @@ def test_record_html_escapes_data():
     assert "<script>" not in doc and "<b>" not in doc and 'x" onmouseover' not in doc
     assert 'content="a,b:c"' in doc
     assert doc.startswith('<!DOCTYPE html><html lang="zh">')
+
+
+def test_records_lead_to_existing_pages_and_anchors(tmp_path):
+    page = tmp_path / "province" / "330000" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<h2 id="n-1">通知</h2><p data-id="n-3">', encoding="utf-8")
+    recs = [Record(f"/province/330000/#n-{i}", "notice", f"通知{i}", [], path=f"/notice/n-{i}/")
+            for i in (1, 2, 3)] + [Record("/unit/gone/", "unit", "无页面", [])]
+    assert [r.url for r in resolve(tmp_path, recs)] == ["/province/330000/#n-1", "/province/330000/",
+                                                        "/province/330000/"]
 
 
 # ---------------------------------------------------------------- the bundle

@@ -428,6 +428,7 @@ ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">(.*?)</article>',
 HEADING = re.compile(r"<(h[1-3])\b[^>]*>(.*?)</\1>", re.S)
 NOT_TEXT = re.compile(r'<(script|style|svg|nav|form)\b.*?</\1>|<a class="headerlink".*?</a>', re.S)
 TAG = re.compile(r"<[^>]+>")
+ELEMENT_ID = re.compile(r'(?<![\w-])id="([^"]*)"')  # not data-id
 
 
 def _plain(fragment: str) -> str:
@@ -489,15 +490,23 @@ def _page_file(site_dir: Path, url: str) -> Path:
     return site_dir / url.split("#", 1)[0].strip("/") / "index.html"
 
 
-def resolve(site_dir: Path, rec: Record) -> Record | None:
-    """The record if its page exists, its #anchor dropped when the page has no such id."""
-    page = _page_file(site_dir, rec.url)
-    if not page.is_file():
-        return None
-    base, _, anchor = rec.url.partition("#")
-    if anchor and f'id="{anchor}"' not in page.read_text(encoding="utf-8"):
-        rec.url = base
-    return rec
+def resolve(site_dir: Path, recs: list[Record]) -> list[Record]:
+    """The records whose page exists, each #anchor dropped when its page has no such id.
+    A page's ids are read once: a province page holds the anchors of all its notices."""
+    ids: dict[Path, set[str]] = {}
+    kept = []
+    for rec in recs:
+        page = _page_file(site_dir, rec.url)
+        if not page.is_file():
+            continue
+        base, _, anchor = rec.url.partition("#")
+        if anchor:
+            if page not in ids:
+                ids[page] = set(ELEMENT_ID.findall(page.read_text(encoding="utf-8")))
+            if anchor not in ids[page]:
+                rec.url = base
+        kept.append(rec)
+    return kept
 
 
 def render(ctx) -> None:
@@ -507,7 +516,7 @@ def render(ctx) -> None:
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
     recs = records(ctx.pkg, ctx.derived) + page_records(ctx.site_dir, handwritten_urls())
-    kept = [r for r in (resolve(ctx.site_dir, rec) for rec in recs) if r is not None]
+    kept = resolve(ctx.site_dir, recs)
     if len(kept) < len(recs):
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
         log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
