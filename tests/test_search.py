@@ -3,15 +3,18 @@ aliases), what it shows (price with unit and date) and how it filters; and the
 search stage of the real build."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import DATA, read_rows
 
 from generator.derive import derive
 from generator.package import load
-from generator.render.search import Record, han_words, query_terms, records
+from generator.render import pagefind_stable
+from generator.render.search import Record, han_words, query_terms, records, resolve, write_index
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +98,9 @@ def test_company_found_by_full_name_short_name_and_every_alias(sample_records):
     assert "/company/c-microport/" in hits(sample_records, "MicroPort")
 
 
-def test_products_carry_their_unit_and_company_names(sample_records):
+def test_products_are_found_by_their_own_names(sample_records):
+    """A product by its title (generic name, strength, company short name); its unit's
+    and its company's full names find the unit and the company, not every product."""
     qilu_atorvastatin = {f"/product/{w['winner_id']}/" for w in read_rows(DATA / "winners.csv")
                          if w["unit_id"] == "u-atorvastatin-oral" and w["company_id"] == "c-qilu"}
     assert "/product/w-nat-drug-1x-atv-10-qilu/" in qilu_atorvastatin
@@ -104,6 +109,8 @@ def test_products_carry_their_unit_and_company_names(sample_records):
     assert "/unit/u-coronary-stent/" in stents
     assert "/product/w-nat-cons-stent-firebird2-microport/" in stents
     assert not any(url.startswith("/unit/u-atorvastatin") for url in stents)
+    assert hits(sample_records, "阿托伐他汀口服常释剂型") == {"/unit/u-atorvastatin-oral/"}
+    assert hits(sample_records, "齐鲁制药有限公司") == {"/company/c-qilu/"}
 
 
 def test_provinces_by_short_name_alias_and_pinyin(sample_records):
@@ -176,6 +183,53 @@ def test_record_html_escapes_data():
     assert "<script>" not in doc and "<b>" not in doc and 'x" onmouseover' not in doc
     assert 'content="a,b:c"' in doc
     assert doc.startswith('<!DOCTYPE html><html lang="zh">')
+
+
+def test_records_lead_to_existing_pages_and_anchors(tmp_path):
+    page = tmp_path / "province" / "330000" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<h2 id="n-1">通知</h2><p data-id="n-3">', encoding="utf-8")
+    recs = [Record(f"/province/330000/#n-{i}", "notice", f"通知{i}", [], path=f"/notice/n-{i}/")
+            for i in (1, 2, 3)] + [Record("/unit/gone/", "unit", "无页面", [])]
+    assert [r.url for r in resolve(tmp_path, recs)] == ["/province/330000/#n-1", "/province/330000/",
+                                                        "/province/330000/"]
+
+
+# ---------------------------------------------------------------- the bundle
+
+def _bundle(tmp_path, name: str, price: str) -> Path:
+    records_dir = tmp_path / f"{name}-records"
+    for i in range(40):
+        rec = Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price})
+        path = records_dir / rec.file_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rec.html(), encoding="utf-8")
+    write_index(records_dir, tmp_path / name)
+    return tmp_path / name
+
+
+def test_fragments_get_short_names_that_change_with_any_record(tmp_path):
+    """Every query loads the list of all pages: its fragment names are page numbers in hex
+    written backwards, in a folder named after the content, and its word counts are 1."""
+    bundle = _bundle(tmp_path, "a", "中选价 0.1200 元/片")
+    meta_files = sorted(bundle.glob("*.pf_meta"))
+    pages = pagefind_stable._read(meta_files[0])[1]
+    folder = pages[0][0].split("/")[0]
+    assert re.fullmatch(r"[0-9a-f]{7}", folder)
+    assert pages == [[f"{folder}/{format(i, 'x')[::-1]}", 1] for i in range(40)]
+    fragments = sorted((bundle / "fragment").rglob("*.pf_fragment"))
+    assert fragments == sorted(bundle / "fragment" / f"{name}.pf_fragment" for name, _ in pages)
+    urls = set()
+    for path in fragments:
+        raw = gzip.decompress(path.read_bytes())
+        urls.add(json.loads(raw[raw.index(b"{"):])["url"])
+    assert urls == {f"/unit/u{i}/" for i in range(40)}
+
+    pagefind_stable.compact_pages(bundle)  # idempotent
+    assert sorted(bundle.glob("*.pf_meta")) == meta_files
+
+    changed = _bundle(tmp_path, "b", "中选价 0.1100 元/片")
+    assert pagefind_stable._read(next(changed.glob("*.pf_meta")))[1][0][0].split("/")[0] != folder
 
 
 # ---------------------------------------------------------------- the build

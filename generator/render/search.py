@@ -41,6 +41,7 @@ import pandas as pd
 from pypinyin import lazy_pinyin
 
 from ..package import ROOT
+from .pagefind_stable import compact_pages
 from .templating import money
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ KINDS = {"unit": "品种", "product": "产品", "company": "企业", "province":
 CATEGORIES = {"drug": "药品", "consumable": "医用耗材"}
 LEVELS = {"national": "国家组织", "alliance": "省际联盟", "provincial": "省级", "city": "市级"}
 ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
-# Names people type weigh more than the text around them; a product names its
-# unit and company, so those pages must outrank it for their own names. A
+# Names people type weigh more than the text around them; a product's title holds
+# its unit's generic name and its company's short name, so those pages must
+# outrank it for their own names. A
 # product that did not win weighs a little less than one that did.
 NAME_WEIGHT = {"unit": 10.0, "company": 10.0, "province": 10.0, "round": 6.0,
                "notice": 2.0, "page": 4.0, "product": 1.0}
@@ -321,11 +323,11 @@ def _product_records(products, units, renewals, round_name, province_of) -> list
         if _present(p["pack_size"]) and _present(p["pack_unit"]):
             pack = f"，{p['pack_size']}{p['smallest_unit']}/{p['pack_unit']}"
         rounds = [p["batch_id"], *renewal_rounds]
+        # Found by its title alone (generic name, model, strength, company short name):
+        # the unit's full name, the company's full name and the category are its
+        # parents' words, and in 30,000 products they made the index's longest lists.
         out.append(Record(
-            url=f"/product/{p['winner_id']}/", kind="product", title=_product_title(p),
-            names=[unit["generic_name"], unit["name"], p["company_short"], p["company_name"],
-                   _text(p["model"]), p["strength"]],
-            text=[category],
+            url=f"/product/{p['winner_id']}/", kind="product", title=_product_title(p), names=[],
             meta={"detail": f"{p['company_name']} · {p['strength']}{pack}",
                   "round": round_name(p["batch_id"]), "price": price},
             filters={"类型": [KINDS["product"]], "类别": [category],
@@ -426,6 +428,7 @@ ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">(.*?)</article>',
 HEADING = re.compile(r"<(h[1-3])\b[^>]*>(.*?)</\1>", re.S)
 NOT_TEXT = re.compile(r'<(script|style|svg|nav|form)\b.*?</\1>|<a class="headerlink".*?</a>', re.S)
 TAG = re.compile(r"<[^>]+>")
+ELEMENT_ID = re.compile(r'(?<![\w-])id="([^"]*)"')  # not data-id
 
 
 def _plain(fragment: str) -> str:
@@ -487,15 +490,23 @@ def _page_file(site_dir: Path, url: str) -> Path:
     return site_dir / url.split("#", 1)[0].strip("/") / "index.html"
 
 
-def resolve(site_dir: Path, rec: Record) -> Record | None:
-    """The record if its page exists, its #anchor dropped when the page has no such id."""
-    page = _page_file(site_dir, rec.url)
-    if not page.is_file():
-        return None
-    base, _, anchor = rec.url.partition("#")
-    if anchor and f'id="{anchor}"' not in page.read_text(encoding="utf-8"):
-        rec.url = base
-    return rec
+def resolve(site_dir: Path, recs: list[Record]) -> list[Record]:
+    """The records whose page exists, each #anchor dropped when its page has no such id.
+    A page's ids are read once: a province page holds the anchors of all its notices."""
+    ids: dict[Path, set[str]] = {}
+    kept = []
+    for rec in recs:
+        page = _page_file(site_dir, rec.url)
+        if not page.is_file():
+            continue
+        base, _, anchor = rec.url.partition("#")
+        if anchor:
+            if page not in ids:
+                ids[page] = set(ELEMENT_ID.findall(page.read_text(encoding="utf-8")))
+            if anchor not in ids[page]:
+                rec.url = base
+        kept.append(rec)
+    return kept
 
 
 def render(ctx) -> None:
@@ -505,7 +516,7 @@ def render(ctx) -> None:
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
     recs = records(ctx.pkg, ctx.derived) + page_records(ctx.site_dir, handwritten_urls())
-    kept = [r for r in (resolve(ctx.site_dir, rec) for rec in recs) if r is not None]
+    kept = resolve(ctx.site_dir, recs)
     if len(kept) < len(recs):
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
         log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
@@ -525,5 +536,6 @@ def write_index(records_dir: Path, out_dir: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0 or not (out_dir / "pagefind-entry.json").is_file():
         raise RuntimeError(f"Pagefind failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    compact_pages(out_dir)
     for name in UNUSED_BUNDLE_FILES:  # search.js uses pagefind.js; Pagefind's own UIs are not shipped
         (out_dir / name).unlink(missing_ok=True)
