@@ -49,6 +49,25 @@ ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]
 ACTIVE = re.compile(r"(?i)(?:^|[\s/])(?:on[a-z]|href|src|action|formaction|xlink:href|poster|background|cite)")
 SPECIAL_TAGS = FORBIDDEN_TAGS | {"meta", "script", "style"}
 RAW_TEXT = {"script": re.compile(r"</script", re.I), "style": re.compile(r"</style", re.I)}
+RAW_TEXT_BYTES = {"script": re.compile(rb"</script", re.I), "style": re.compile(rb"</style", re.I)}
+
+# The same tags in bytes, for check_bytes. A tag matters to check_page only when its
+# name is special, an attribute name starts with "on", or a URL attribute's value
+# holds ":" (a scheme) or "&" (an entity that may decode to one). _QUIET is a tag
+# that provably has none of these: written plainly (ASCII whitespace, simple names,
+# double-quoted values, so ATTR reads the same names and values), no name starting
+# with "on", and ":" or "&" only in values of names that cannot be URL attributes.
+# It ends where TAG would end it. _NEXT_TAG skips text, quiet tags and any "<" that
+# starts no tag, all in C, and returns the next tag that is not quiet.
+_NAME_B, _ATTRS_B = rb"[a-zA-Z][a-zA-Z0-9:-]*+", rb"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
+_NOT_URL_NAME = b"".join(b"(?<!(?i:%s))" % name for name in
+                         (b"href", b"src", b"action", b"poster", b"background", b"cite"))
+_QUIET = (rb"<(?!(?i:script|style|meta|iframe|object|embed|base|frame|frameset)(?![a-zA-Z0-9:-]))"
+          rb"[a-zA-Z][a-zA-Z0-9-]*+"
+          rb"(?:\s++(?![oO][nN])[a-zA-Z0-9_.:-]++(?:=\"[^\":&]*+\"|" + _NOT_URL_NAME + rb"=\"[^\"]*+\")?)*+"
+          rb"\s*+/?>")
+_NEXT_TAG = re.compile(rb"(?:[^<]++|<(?![a-zA-Z])|(?>" + _QUIET + rb")|(?!<" + _NAME_B + _ATTRS_B + rb">)<)*+"
+                       rb"<(" + _NAME_B + rb")(" + _ATTRS_B + rb")>")
 
 
 def _attributes(source: str) -> list[tuple[str, str]]:
@@ -59,28 +78,43 @@ def _attributes(source: str) -> list[tuple[str, str]]:
 class _Where:
     """"<tag> 第 n 行", the line counted only when a problem is reported."""
 
-    def __init__(self, tag: str, text: str, offset: int):
+    def __init__(self, tag: str, text: str | bytes, offset: int):
         self.tag, self.text, self.offset = tag, text, offset
 
     def __str__(self) -> str:
-        return f"<{self.tag}> 第 {self.text.count(chr(10), 0, self.offset) + 1} 行"
+        newline = b"\n" if isinstance(self.text, bytes) else "\n"
+        return f"<{self.tag}> 第 {self.text.count(newline, 0, self.offset) + 1} 行"
 
     __format__ = lambda self, spec: str(self)  # noqa: E731
 
 
 def check_page(text: str, svg: bool = False) -> list[str]:
     """Every problem of one page (or SVG file), as "<tag> 第 n 行：problem"."""
-    problems: list[str] = []
-    csp_seen = script_seen = False
+    state = _State(text, svg)
     pos = 0
     while m := TAG.search(text, pos):
         pos = m.end()
         tag = m.group(1).lower()
         if tag not in SPECIAL_TAGS and not ACTIVE.search(m.group(2)):
             continue
-        attrs = _attributes(m.group(2))
+        pos = state.tag(tag, m.group(2), m.start(), pos)
+    return state.finish()
+
+
+class _State:
+    """The scan of one page: its problems, whether the policy and a script were seen,
+    and where the text resumes after a tag (past a script's or style's raw text)."""
+
+    def __init__(self, text: str | bytes, svg: bool):
+        self.text, self.svg = text, svg
+        self.problems: list[str] = []
+        self.csp_seen = self.script_seen = False
+
+    def tag(self, tag: str, source: str, start: int, end: int) -> int:
+        attrs = _attributes(source)
         a = dict(attrs)
-        where = _Where(tag, text, m.start())
+        where = _Where(tag, self.text, start)
+        problems = self.problems
         for name, value in attrs:
             if name.startswith("on"):
                 problems.append(f"{where}：事件处理属性 {name}={_short(value)}")
@@ -89,7 +123,7 @@ def check_page(text: str, svg: bool = False) -> list[str]:
         if tag in FORBIDDEN_TAGS:
             problems.append(f"{where}：不允许的元素 <{tag}>")
         if tag == "meta" and a.get("http-equiv", "").lower() == "content-security-policy":
-            csp_seen = True
+            self.csp_seen = True
             problems += [f"{where}：{p}" for p in _policy_problems(a.get("content", ""))]
         if tag == "script":
             src = _squash(a.get("src", ""))
@@ -98,15 +132,33 @@ def check_page(text: str, svg: bool = False) -> list[str]:
                     problems.append(f"{where}：来自其他站点的脚本 {_short(a['src'])}")
             elif not DATA_BLOCK.match(a.get("type", "").strip().lower()):
                 problems.append(f"{where}：内联脚本（CSP 只允许站点自己的脚本文件）")
-            if not svg and not csp_seen and not script_seen:
+            if not self.svg and not self.csp_seen and not self.script_seen:
                 problems.append(f"{where}：脚本出现在 Content-Security-Policy 之前或页面没有 CSP")
-            script_seen = True
-        if tag in RAW_TEXT and not m.group(2).rstrip().endswith("/"):
-            close = RAW_TEXT[tag].search(text, pos)
-            pos = close.start() if close else len(text)
-    if not svg and not csp_seen:
-        problems.append("页面没有 Content-Security-Policy meta")
-    return problems
+            self.script_seen = True
+        if tag in RAW_TEXT and not source.rstrip().endswith("/"):
+            close = (RAW_TEXT_BYTES if isinstance(self.text, bytes) else RAW_TEXT)[tag].search(self.text, end)
+            end = close.start() if close else len(self.text)
+        return end
+
+    def finish(self) -> list[str]:
+        if not self.svg and not self.csp_seen:
+            self.problems.append("页面没有 Content-Security-Policy meta")
+        return self.problems
+
+
+def check_bytes(data: bytes, svg: bool = False) -> list[str]:
+    """check_page(data decoded as UTF-8), found faster: one regular expression steps
+    over every tag that cannot matter, in C, and stops only at the tags check_page
+    would look at closely."""
+    state = _State(data, svg)
+    pos = 0
+    while m := _NEXT_TAG.match(data, pos):
+        name, source = m.group(1).decode("ascii").lower(), m.group(2).decode("utf-8", errors="replace")
+        if name not in SPECIAL_TAGS and not ACTIVE.search(source):
+            pos = m.end()
+            continue
+        pos = state.tag(name, source, m.start(1) - 1, m.end())
+    return state.finish()
 
 
 def _policy_problems(policy: str) -> list[str]:
@@ -146,8 +198,7 @@ def check_site(site_dir: Path) -> None:
 
     def check_file(path: Path) -> list[str]:
         rel = path.relative_to(site_dir).as_posix()
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return [f"{rel} {p}" for p in check_page(text, svg=path.suffix.lower() == ".svg")]
+        return [f"{rel} {p}" for p in check_bytes(path.read_bytes(), svg=path.suffix.lower() == ".svg")]
 
     problems = [p for found in fork_map(check_file, paths, chunk=256) for p in found]
     if problems:

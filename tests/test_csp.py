@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import DATA
-from generator.safety import UnsafeSite, check_page, check_site
+from generator.safety import UnsafeSite, check_bytes, check_page, check_site
 
 POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
           "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
@@ -81,6 +81,32 @@ def test_safety_check_needs_a_strict_policy_first(head, problem):
 def test_default_src_governs_scripts_without_script_src():
     head = CSP_HEAD.replace("script-src 'self' 'wasm-unsafe-eval'; ", "")
     assert check_page(f'<head>{head}</head><body><script src="b.js"></script></body>') == []
+
+
+# Tags the byte scan must not mistake for tags it may skip: odd spacing, case,
+# quoting and entities, "on" names after quotes, "<" inside values, raw text.
+TRICKY = [
+    '<a href="../x/" title="a onclick=b">x</a>',
+    '<a title="x" onclick="alert(1)">x</a>', '<a title="x"onclick="y">x</a>', "<a title='x' onclick=y>x</a>",
+    '<a a=b="onclick">x</a>', '<a OnClick="y">x</a>', '<a\u3000onclick="y">x</a>', '<a\x1conclick="y">x</a>',
+    '<a HREF="javascript:x">x</a>', '<a href = "javascript:x">x</a>', '<a href=javascript:x>x</a>',
+    '<a href="&#106;avascript:x">x</a>', '<a xlink:href="data:text/html,x">x</a>', '<a data-href="x:y">x</a>',
+    '<a formaction="vbscript:x">x</a>', '<a style="color: red" class="a&amp;b">x</a>',
+    '<a title="x>" onclick="y">x</a>', '<a title="<script>alert(1)</script>">x</a>', '<b title="x><y" onload=z>',
+    '<SCRIPT>alert(1)</SCRIPT>', '<ScRiPt src="//x/y.js"></ScRiPt>', '<Iframe src=x></Iframe>', '<framesetx>',
+    '<style>a{}</style><a onclick=x>', '<script type="application/json">"<a onclick=x>"</script><p>',
+    '<svg:script>x</svg:script>', '<a title="unterminated>x</a><a onclick=y>', '<p>x</p\n>< a onclick=x>',
+    "<p>onerror=alert(1) javascript:alert(1)</p>", '<img src="data:image/png;base64,AA==">',
+]
+
+
+@pytest.mark.parametrize("body", TRICKY)
+@pytest.mark.parametrize("svg", [False, True])
+def test_byte_scan_finds_what_the_text_scan_finds(body, svg):
+    """check_site reads bytes with check_bytes, which skips most tags unparsed; it must
+    report exactly what check_page reports, line numbers included."""
+    page = f"<!doctype html><html><head>{CSP_HEAD}</head>\n<body>\n{body}\n</body></html>"
+    assert check_bytes(page.encode(), svg) == check_page(page, svg)
 
 
 def test_unsafe_svg_is_refused(tmp_path):
