@@ -18,7 +18,7 @@ system:
 .PHONY: install
 install: $(STAMP)
 
-site: $(STAMP)
+site: $(STAMP) system
 	$(PY) -m generator build
 
 validate: $(STAMP)

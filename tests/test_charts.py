@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import html
+import http.server
 import io
 import json
 import re
 import statistics
+import threading
 from pathlib import Path
 
 import pytest
@@ -276,7 +278,7 @@ def test_static_svgs_name_unit_source_and_date_and_use_a_cjk_font(sample_site):
         assert f"数据截至 {meta['as_of']}" in joined and "来源：" in joined, path
         assert "单位：" in joined or "日期：" in joined, path
         assert "示例数据，非真实价格" in joined, path
-        assert "Noto Sans CJK SC" in svg and "VBPCJK" not in svg, path
+        assert set(re.findall(r'font-family="([^"]*)"', svg)) == {html.escape(C.FONT)}, path
         assert "<script" not in svg and "onload" not in svg, path
 
 
@@ -369,21 +371,88 @@ def test_a_unit_priced_per_tablet_and_per_capsule_gets_one_panel_per_unit(tmp_pa
 
 # ---------------------------------------------------------------- rendering and escaping
 
-def test_chinese_labels_are_measured_with_a_cjk_font():
-    """20 Han characters at 11 px take about 220 px; a font without CJK glyphs
-    measures them as something else, and the axis would overlap its labels."""
-    label = "阿托伐他汀" * 4
-    assert len(label) == 20
-    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+def _label_spec(label: str) -> dict:
+    return {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
             "data": {"values": [{"a": label, "b": 1}]}, "mark": "point",
             "encoding": {"y": {"field": "a", "type": "nominal", "title": None,
                                "axis": {"labelFontSize": 11, "labelLimit": 0}},
                          "x": {"field": "b", "type": "quantitative", "title": None}},
             "config": {"font": C.FONT}}
-    svg = C.render_svg(spec, C.use_fonts([spec]))
-    x = float(re.search(r'class="marks"[^>]*>.*?<g[^>]*transform="translate\(([\d.]+),', svg, re.S).group(1))
-    assert 20 * 11 * 0.95 <= x <= 20 * 11 * 1.25, x
-    assert 'font-family="&quot;Noto Sans CJK SC&quot;' in svg
+
+
+def _plot_x(svg: str) -> float:
+    """Where the plot starts: right of the widest y label."""
+    return float(re.search(r'class="marks"[^>]*>.*?<g[^>]*transform="translate\(([\d.]+),', svg, re.S).group(1))
+
+
+def test_chinese_labels_are_measured_with_a_cjk_font_and_rendering_is_deterministic():
+    """20 Han characters at 11 px take about 220 px, 20 Latin letters about
+    half that; a font without CJK glyphs measures Han as something else, and
+    the axis would overlap its labels. Two browsers draw the same bytes."""
+    specs = [_label_spec("阿托伐他汀" * 4), _label_spec("atorvastat" * 2)]
+    cjk, latin = C.render_svgs(specs)
+    assert 20 * 11 * 0.95 <= _plot_x(cjk) <= 20 * 11 * 1.25, _plot_x(cjk)
+    assert _plot_x(latin) < 0.7 * _plot_x(cjk), (_plot_x(latin), _plot_x(cjk))
+    assert set(re.findall(r'font-family="([^"]*)"', cjk)) == {html.escape(C.FONT)}
+    assert C.render_svgs(specs) == [cjk, latin]
+
+
+def test_the_renderer_fetches_nothing():
+    """A spec that names a URL gets no data from it: the browser sends no request."""
+    seen = []
+
+    class Count(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = '[{"a": "甲", "b": 1}]'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Count)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spec = _label_spec("乙")
+    spec["data"] = {"url": f"http://127.0.0.1:{server.server_address[1]}/rows.json"}
+    try:
+        svgs = C.render_svgs([spec])
+    except RuntimeError:  # Vega may report the refused load as an error
+        svgs = [""]
+    finally:
+        server.shutdown()
+    assert seen == [] and "甲" not in svgs[0]
+
+
+def test_a_missing_browser_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(C.chromium, "CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(RuntimeError, match="make system"):
+        C.render_svgs([_label_spec("甲")])
+
+
+def test_a_rebuild_with_cached_svgs_starts_no_browser(tmp_path, monkeypatch):
+    from generator.build import BuildContext
+
+    monkeypatch.setenv(C.CACHE_ENV, str(tmp_path / "cache"))
+    pkg = load(DATA)
+    derived = derive(pkg)
+
+    def stage(name, **kw):
+        ctx = BuildContext(pkg=pkg, derived=derived, docs_dir=tmp_path / name, site_dir=tmp_path / "site")
+        C.render(ctx)
+        return {p.relative_to(ctx.docs_dir): p.read_bytes() for p in (ctx.docs_dir / "charts").rglob("*.svg")}
+
+    first = stage("cold")
+    assert first
+
+    def refuse(self):
+        raise AssertionError("a browser was started for a cached chart")
+
+    monkeypatch.setattr(C.chromium.SvgRenderer, "_start", refuse)
+    assert stage("warm") == first
 
 
 def test_chart_block_escapes_everything_from_the_data():

@@ -2,7 +2,7 @@
 
 For every chart this stage writes, under docs/charts/<page>/<name>.*:
   .csv  exactly the rows the chart plots (UTF-8 with BOM, for Excel)
-  .svg  a static rendering (vl_convert, Noto Sans CJK) for print and readers without JS
+  .svg  a static rendering (Vega in headless Chromium, Noto Sans CJK SC) for print and readers without JS
 and records a ChartArtifact in ctx.charts[chart_id] for the page templates
 (site_src/templates/_chart.html.j2), which embed the JSON spec in the page.
 PNG is made in the reader's browser from that SVG (assets/charts.js): rendering
@@ -13,25 +13,27 @@ have a chart. Chart ids are "<page>/<name>"; pages are "home",
 "round/<batch_id>", "unit/<unit_id>" and "province/<region_code>".
 
 A chart's frame (Chinese column names) is the single source of its spec data,
-its table and its CSV, so the three cannot disagree.
-
-Speed (measured on 2 cores; ~0.1-0.15 s of CPU per chart when rendered, nearly
-all of it in vl_convert measuring text, ~1 ms per label, title line or legend
-entry):
-- SVGs are rendered in forked worker processes, one per CPU ($VBP_CHART_WORKERS
-  to change it); each worker also builds the specs and writes the files of its
-  charts. See "the stage" below for why fork, and when it renders in-process.
-- Every SVG is cached under build/cache/chart-svg by the hash of its spec and
-  the fonts, so a rebuild renders only the charts whose data changed. Set
-  $VBP_CACHE_DIR to keep this cache (and the font subsets and the Vega bundle)
-  elsewhere, e.g. in a fresh folder to time a cold build.
-- vl_convert re-reads the font for every text it measures, and the Noto CJK
-  collection is 20 MB, so text is measured with a subset of Noto Sans CJK SC
-  holding only the characters the charts use, the default layout features and
-  trivial outlines (same advance widths and kerning, so the same layout), under
-  a private family name that is removed from the SVG after rendering.
+its table and its CSV, so the three Speed (CPU time on 2 shared cores, 120 charts sampled from the 0.1-scale
+synthetic package): the SVGs are drawn by the Vega bundle the site ships, in
+headless Chromium (generator/render/chromium.py), whose canvas measures text
+with the installed Noto Sans CJK SC in microseconds. vl_convert took
+~175 ms of CPU per chart, nearly all of it measuring text (~1 ms per label);
+Chromium takes ~27 ms, all of it Vega itself (dataflow ~33%, parsing the
+Vega spec ~20%, compiling Vega-Lite ~17%, SVG ~9%, GC ~10%), and draws the
+same SVG (same elements; positions differ by < 0.002 px).
+- Charts are built, rendered and written in forked worker processes, one per
+  CPU ($VBP_CHART_WORKERS to change it), each with its own browser, 24 charts
+  per browser call. See "the stage" below for why fork.
+- Building a spec with Altair costs ~25 ms of CPU per chart, as much as
+  drawing it: it is now half of a cold stage and all of a warm one.
+- Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
+  fonts, the browser and the Vega bundle, so a rebuild renders only the charts
+  whose data changed and starts no browser when none did. Set $VBP_CACHE_DIR
+  to keep this cache (and the Vega bundle) elsewhere, e.g. in a fresh folder
+  to time a cold build.
 - Charts are built with a data placeholder and without Altair's per-object
   schema checks; the rows, title and config are set on the spec dict.
+on the spec dict.
 """
 from __future__ import annotations
 
@@ -43,9 +45,11 @@ import io
 import json
 import math
 import multiprocessing as mp
+import multiprocessing.util
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,14 +63,13 @@ from altair.utils.schemapi import debug_mode
 from markupsafe import Markup
 
 from ..package import ROOT
+from . import chromium
 
-FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/share/fonts/noto-cjk")
 FONT_FAMILY = "Noto Sans CJK SC"
 # Readers' browsers fall back in this order; the build measures with Noto Sans CJK SC.
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 CACHE_ENV = "VBP_CACHE_DIR"  # overrides build/cache (e.g. a fresh folder to time a cold build)
 WORKERS_ENV = "VBP_CHART_WORKERS"  # processes that render SVGs; default: the CPUs this process may use
-SUBSET_RECIPE = "2"  # part of the font cache key: change it when subset_fonts changes
 WIDTH = 440
 BUNDLE_DIR = "assets/vendor/vega"
 BUNDLE_FILE = "vega-bundle.js"
@@ -653,11 +656,15 @@ def _atomic_dir(target: Path, fill) -> Path:
     return target
 
 
-def write_bundle(docs_dir: Path) -> Path:
-    """Vega, Vega-Lite and vega-embed as one local script, with their licences
-    (cached per vl_convert version: generating it takes ~2 s)."""
+def _bundle_key() -> str:
+    return f"{vlc.get_vega_version()}-{vl_version()}-{vlc.get_vega_embed_version()}"
+
+
+def bundle_file() -> Path:
+    """Vega, Vega-Lite and vega-embed as one script with their licences, in the
+    cache (generating it takes ~2 s, and starts vl_convert's runtime: see "the
+    stage" for why the parent process never does)."""
     version = vl_version()
-    key = f"{vlc.get_vega_version()}-{version}-{vlc.get_vega_embed_version()}"
 
     def fill(folder: Path) -> None:
         (folder / BUNDLE_FILE).write_text(vlc.javascript_bundle(vl_version=version), encoding="utf-8")
@@ -671,166 +678,90 @@ def write_bundle(docs_dir: Path) -> Path:
             "under the MIT or ISC licence (lodash.debounce, fast-json-patch, json-stringify-pretty-compact,\n"
             "semver and others), as stated in each package.\n", encoding="utf-8")
 
-    cached = _atomic_dir(cache_dir() / "vega" / key, fill)
+    return _atomic_dir(cache_dir() / "vega" / _bundle_key(), fill) / BUNDLE_FILE
+
+
+def write_bundle(docs_dir: Path) -> Path:
+    """The bundle, for the readers' browsers (assets/charts.js loads it)."""
     out = docs_dir / BUNDLE_DIR
-    shutil.copytree(cached, out, dirs_exist_ok=True)
+    shutil.copytree(bundle_file().parent, out, dirs_exist_ok=True)
     return out / BUNDLE_FILE
 
 
-# ---------------------------------------------------------------- fonts
+# ---------------------------------------------------------------- fonts and cache
 
 def cache_dir() -> Path:
-    """Where rendered SVGs, font subsets and the Vega bundle are kept between
-    builds: build/cache, or the folder named by $VBP_CACHE_DIR."""
+    """Where rendered SVGs and the Vega bundle are kept between builds:
+    build/cache, or the folder named by $VBP_CACHE_DIR."""
     return Path(os.environ.get(CACHE_ENV) or ROOT / "build" / "cache")
 
 
 @lru_cache(maxsize=1)
-def noto_faces() -> dict[str, tuple[Path, int]]:
-    """style -> (file, index in the collection) of Noto Sans CJK SC."""
-    from fontTools.ttLib import TTCollection
-
-    found = {}
-    for folder in FONT_DIRS:
-        for style in ("Regular", "Bold"):
-            if style in found:
-                continue
-            for path in (Path(folder) / f"NotoSansCJK-{style}.ttc", Path(folder) / f"NotoSansCJKsc-{style}.otf"):
-                if not path.is_file():
-                    continue
-                if path.suffix == ".otf":
-                    found[style] = (path, -1)
-                    break
-                for i, face in enumerate(TTCollection(str(path), lazy=True).fonts):
-                    if face["name"].getDebugName(1) == FONT_FAMILY:
-                        found[style] = (path, i)
-                        break
-                if style in found:
-                    break
-    if "Regular" not in found:
-        raise RuntimeError("找不到 Noto Sans CJK SC 字体（Debian 包 fonts-noto-cjk）：运行 `make system` 安装。"
-                           "没有中文字体，图表中的中文无法正确测量和绘制。")
-    return found
-
-
-# Digits, ASCII and the punctuation that number and date formats produce.
-ALWAYS = "".join(chr(c) for c in range(0x20, 0x7f)) + "−…–—·，。、；：（）％"
-
-
-def text_of(specs: list[dict]) -> str:
-    """Every character a chart may draw: its strings, plus ALWAYS."""
-    chars = set(ALWAYS)
-    for spec in specs:
-        chars.update(json.dumps(spec, ensure_ascii=False))
-    return "".join(sorted(chars))
-
-
-def plan_text(plans: list[ChartPlan], pkg) -> str:
-    """Every character the specs of these plans may hold, without building
-    them: the frames' text and column names, titles, subtitles, and every
-    literal of this module (axis titles, legend domains, labels). The worker
-    that builds a spec checks that it holds no other character."""
-    chars = set(ALWAYS) | set(Path(__file__).read_text(encoding="utf-8"))
-    for p in plans:
-        chars.update(p.title)
-        chars.update("".join(subtitle(p, pkg)))
-        chars.update("".join(map(str, p.frame.columns)))
-        text = p.frame.select_dtypes(exclude="number")
-        chars.update("".join(v for v in text.to_numpy().ravel() if isinstance(v, str)))
-    return "".join(sorted(chars))
+def cjk_fonts() -> list[list]:
+    """[style, file, index in the collection, size, mtime] of the faces
+    fontconfig gives Chromium for Noto Sans CJK SC, regular and bold."""
+    faces = []
+    for style in ("regular", "bold"):
+        try:
+            found = subprocess.run(["fc-match", "-f", "%{family}\t%{file}\t%{index}", f"{FONT_FAMILY}:{style}"],
+                                   capture_output=True, text=True, check=True).stdout.split("\t")
+        except (OSError, subprocess.CalledProcessError):
+            found = []
+        if len(found) != 3 or FONT_FAMILY not in found[0].split(","):
+            raise RuntimeError("找不到 Noto Sans CJK SC 字体（Debian 包 fonts-noto-cjk）：运行 `make system` 安装。"
+                               "没有中文字体，图表中的中文无法正确测量和绘制。")
+        st = os.stat(found[1])
+        faces.append([style, found[1], int(found[2]), st.st_size, int(st.st_mtime)])
+    return faces
 
 
 @lru_cache(maxsize=1)
-def font_identity() -> str:
-    """The fonts and renderer an SVG depends on: part of every cache key."""
-    faces = noto_faces()
-    files = sorted((s, str(p), p.stat().st_size, int(p.stat().st_mtime), i) for s, (p, i) in faces.items())
-    return json.dumps([files, getattr(vlc, "__version__", ""), vlc.get_vega_version(), vl_version()])
+def render_identity() -> str:
+    """What an SVG depends on besides its spec: fonts, browser, Vega bundle.
+    Part of every cache key."""
+    return json.dumps([cjk_fonts(), chromium.identity(), _bundle_key(), getattr(vlc, "__version__", "")])
 
 
-def subset_fonts(text: str) -> tuple[str, Path]:
-    """(private family name, folder) of Noto Sans CJK SC cut down to `text`,
-    for measuring text only, cached by the text and the font files.
-
-    Only what measuring needs is kept: the glyphs' advance widths and the
-    layout features a shaper applies by default (kerning); glyph outlines
-    become one tiny triangle each (vl_convert measures the advance box of the
-    outlined text, and needs an outline to find it), so each of the thousands
-    of measurements per build reads and outlines less. The SVGs never use
-    this family: it is removed from them after rendering."""
-    from fontTools import subset
-    from fontTools.ttLib import TTCollection, TTFont
-
-    digest = hashlib.sha256((text + font_identity() + SUBSET_RECIPE).encode()).hexdigest()[:12]
-    family = f"VBPCJK{digest}"
-
-    def fill(folder: Path) -> None:
-        for style, (path, index) in noto_faces().items():
-            font = TTFont(str(path)) if index < 0 else TTCollection(str(path)).fonts[index]
-            options = subset.Options()
-            options.name_IDs = ["*"]
-            options.notdef_outline = True
-            cutter = subset.Subsetter(options)  # default layout features: what shapers apply
-            cutter.populate(text=text)
-            cutter.subset(font)
-            if "CFF " in font:
-                charstrings = font["CFF "].cff.topDictIndex[0].CharStrings
-                for name in charstrings.keys():
-                    glyph = charstrings[name]
-                    glyph.decompile()
-                    glyph.program = [0, 0, "rmoveto", 1, 0, "rlineto", 0, 1, "rlineto", "endchar"]
-            for rec in font["name"].names:
-                if rec.nameID in (1, 16):
-                    rec.string = family
-                elif rec.nameID == 4:
-                    rec.string = f"{family} {style}"
-                elif rec.nameID == 6:
-                    rec.string = f"{family}-{style}"
-            font.save(str(folder / f"{family}-{style}.otf"))
-
-    return family, _atomic_dir(cache_dir() / "chart-fonts" / digest, fill)
+def spec_text(spec: dict) -> str:
+    """The spec as rendered and as hashed for the cache (key order kept:
+    Vega-Lite follows it, e.g. for the order of fields in labels)."""
+    return json.dumps(spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-_registered: set[str] = set()
+def _cache_path(text: str) -> Path:
+    key = hashlib.sha256((text + render_identity()).encode()).hexdigest()
+    return cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
 
 
-def use_family(text: str) -> str:
-    """Register a font subset for `text` with vl_convert; return its family.
-    Registering does not start vl_convert's runtime (forking stays safe)."""
-    family, folder = subset_fonts(text)
-    if str(folder) not in _registered:
-        vlc.register_font_directory(str(folder))
-        _registered.add(str(folder))
-    return family
+def cached_svgs(texts: list[str], names: list[str], renderer: chromium.SvgRenderer) -> list[str]:
+    """The SVG of each spec text. An SVG depends only on its spec, the fonts
+    and the renderer, so it is cached by their hash: a rebuild renders only
+    the charts whose data changed, and starts no browser when there are none."""
+    paths = [_cache_path(t) for t in texts]
+    svgs = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
+    todo = [i for i, s in enumerate(svgs) if s is None]
+    if todo:
+        for i, svg in zip(todo, renderer.svgs([texts[i] for i in todo], [names[i] for i in todo])):
+            svgs[i] = svg
+            paths[i].parent.mkdir(parents=True, exist_ok=True)
+            tmp = paths[i].with_name(f".{paths[i].name}.{os.getpid()}")
+            tmp.write_text(svg, encoding="utf-8")
+            os.replace(tmp, paths[i])
+    return svgs
 
 
-def use_fonts(specs: list[dict]) -> str:
-    """Register a font subset for these specs with vl_convert; return its family."""
-    return use_family(text_of(specs))
+def _render_specs(specs: list[dict]) -> list[str]:
+    with chromium.SvgRenderer(bundle_file()) as renderer:
+        return renderer.svgs([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])
 
 
-def render_svg(spec: dict, family: str) -> str:
-    """SVG of a spec, measured and drawn with the subset family, which is then
-    removed from the font lists so the file names only the public fonts."""
-    local = {**spec, "config": {**spec["config"], "font": f'"{family}", ' + spec["config"]["font"]}}
-    svg = vlc.vegalite_to_svg(local, vl_version=vl_version(), allowed_base_urls=[])
-    return svg.replace(f"&quot;{family}&quot;, ", "").replace(f'"{family}", ', "")
-
-
-def cached_svg(spec: dict, text: str, family: str) -> str:
-    """The SVG of a spec whose canonical JSON is `text`. An SVG depends only
-    on its spec, the renderer and the fonts, so it is cached by their hash: a
-    rebuild renders only the charts whose data changed."""
-    key = hashlib.sha256((text + font_identity()).encode()).hexdigest()
-    path = cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    svg = render_svg(spec, family)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(svg, encoding="utf-8")
-    os.replace(tmp, path)
-    return svg
+def render_svgs(specs: list[dict]) -> list[str]:
+    """SVGs of specs, uncached, by a browser started and closed for them (in
+    a forked process when it can, like the stage, so this one stays clean)."""
+    if _fork_safe() and "fork" in mp.get_all_start_methods():
+        with mp.get_context("fork").Pool(1) as pool:
+            return pool.apply(_render_specs, (specs,))
+    return _render_specs(specs)
 
 
 def _svg_size(svg: str) -> tuple[int, int]:
@@ -856,33 +787,48 @@ def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> Chart
 
 
 # ---------------------------------------------------------------- the stage
-# Each chart costs ~0.1 s of CPU, nearly all of it in vl_convert measuring
-# text (~1 ms per label, title or legend entry), so charts are rendered in
-# worker processes, one per CPU. Workers are forked: they inherit the plans,
-# the package and the registered fonts without pickling, and callers need no
-# `if __name__ == "__main__"` guard (spawn would re-run their script).
-# Forking a process whose vl_convert runtime is already running (its tokio
-# and V8 threads are not copied) makes children that hang on their first
-# conversion, so the parent never converts anything itself (the Vega bundle is
-# made in a worker), and a process that already has that runtime (e.g. a test
-# that called render_svg) renders in-process instead.
+# Charts are built and written in forked worker processes, one per CPU: they
+# inherit the plans and the package without pickling, and callers need no
+# `if __name__ == "__main__"` guard (spawn would re-run their script). Each
+# worker starts its own Chromium on its first uncached chart and renders a
+# chunk of charts per call, so the parent never holds a browser (a test
+# process may already drive one with Playwright's sync API, which allows one
+# per thread). Making the Vega bundle starts vl_convert's runtime, and forking
+# a process where that runtime runs (its tokio and V8 threads are not copied)
+# makes children that hang in it, so a worker makes it, and a process that
+# already runs that runtime builds in-process.
 
-CHUNK = 8  # charts per task: small enough to keep both workers busy to the end
+CHUNK = 24  # charts per task and per browser call: few calls, both workers busy to the end
 _job: dict = {}  # what the workers inherit at fork
+_renderer: list = []  # this process's SvgRenderer, once started
+
+
+def _process_renderer() -> chromium.SvgRenderer:
+    if not _renderer:
+        lock = _job.get("bundle_lock")
+        if lock is None:
+            bundle = bundle_file()
+        else:  # one worker makes it, the other waits and finds it
+            with lock:
+                bundle = bundle_file()
+        _renderer.append(chromium.SvgRenderer(bundle))
+        if mp.parent_process() is not None:  # a pool worker: close the browser when the pool ends
+            mp.util.Finalize(None, _close_renderer, exitpriority=10)
+    return _renderer[0]
+
+
+def _close_renderer() -> None:
+    while _renderer:
+        _renderer.pop().close()
 
 
 def _render_chunk(indices) -> list[ChartArtifact]:
-    out = []
-    for i in indices:
-        plan_ = _job["plans"][i]
-        spec = spec_of(plan_, _job["pkg"])
-        text = json.dumps(spec, sort_keys=True, ensure_ascii=False)
-        missing = set(text) - _job["chars"]
-        if missing:  # measured with a fallback font, the layout would be wrong
-            raise RuntimeError(f"{plan_.chart_id}: characters missing from the font subset: {sorted(missing)}")
-        svg = cached_svg(spec, text, _job["family"])
-        out.append(write_chart(plan_, spec, svg, _job["docs_dir"]))
-    return out
+    plans = [_job["plans"][i] for i in indices]
+    specs = [spec_of(p, _job["pkg"]) for p in plans]
+    texts = [spec_text(s) for s in specs]
+    renderer = _renderer[0] if _renderer else _process_renderer()
+    svgs = cached_svgs(texts, [p.chart_id for p in plans], renderer)
+    return [write_chart(p, s, svg, _job["docs_dir"]) for p, s, svg in zip(plans, specs, svgs)]
 
 
 def _fork_safe() -> bool:
@@ -904,24 +850,26 @@ def workers() -> int:
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
     plans = list(plan(ctx.pkg, ctx.derived))
-    text = plan_text(plans, ctx.pkg)
-    _job.update(plans=plans, pkg=ctx.pkg, docs_dir=ctx.docs_dir, family=use_family(text), chars=set(text))
+    render_identity()  # fails early, with the fix, when the CJK font is missing
+    _job.update(plans=plans, pkg=ctx.pkg, docs_dir=ctx.docs_dir)
     chunks = [range(i, min(i + CHUNK, len(plans))) for i in range(0, len(plans), CHUNK)]
     try:
-        n = min(workers(), len(chunks))
-        if n > 1 and _fork_safe() and "fork" in mp.get_all_start_methods():
-            with mp.get_context("fork").Pool(n) as pool:
-                bundle = pool.apply_async(write_bundle, (ctx.docs_dir,))
+        if _fork_safe() and "fork" in mp.get_all_start_methods():
+            fork = mp.get_context("fork")
+            _job["bundle_lock"] = fork.Lock()
+            with fork.Pool(max(1, min(workers(), len(chunks)))) as pool:
                 for artifacts in pool.imap(_render_chunk, chunks):
                     for a in artifacts:
                         ctx.charts[a.chart_id] = a
-                bundle.get()
+                if not chunks:
+                    pool.apply(bundle_file)
                 pool.close()
                 pool.join()
         else:
-            write_bundle(ctx.docs_dir)
             for chunk in chunks:
                 for a in _render_chunk(chunk):
                     ctx.charts[a.chart_id] = a
+        write_bundle(ctx.docs_dir)
     finally:
+        _close_renderer()
         _job.clear()
