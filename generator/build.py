@@ -6,7 +6,9 @@ build first removes what a killed build left behind (a staging folder nobody
 holds a lock on)."""
 from __future__ import annotations
 
+import ctypes
 import fcntl
+import gc
 import glob
 import logging
 import os
@@ -37,6 +39,17 @@ class BuildContext:
     site_dir: Path
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
     charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
+    search_records: list = field(default_factory=list)  # render.search: from the data, indexed after MkDocs
+
+    def release(self) -> None:
+        """Let the tables go once the docs are written: MkDocs and the site stages
+        read files, and at national scale the tables hold ~600 MB that the MkDocs,
+        search, link and safety stages would otherwise carry. The package's
+        metadata stays (MkDocs' config reads it)."""
+        self.pkg = Package(self.pkg.path, self.pkg.meta)
+        self.derived, self.charts = {}, {}
+        gc.collect()
+        _return_freed_memory()
 
     @property
     def files_dir(self) -> Path:
@@ -90,15 +103,17 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
         return value
 
     pkg = timed("validate", load, data_dir)
+    epoch = source_date_epoch(pkg)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     alive = _lock(staging)  # held until the end; the kernel drops it if we are killed
     try:
-        with _source_date_epoch_set(pkg):
-            derived = timed("derive", derive, pkg)
-            ctx = BuildContext(pkg, derived, staging / "docs", staging / "site")
+        with _source_date_epoch_set(epoch):
+            ctx = BuildContext(pkg, timed("derive", derive, pkg), staging / "docs", staging / "site")
+            del pkg  # ctx holds the only reference, so release() can free the tables
             shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
             for name, stage in DOC_STAGES:
                 timed(name, stage, ctx)
+            ctx.release()
             timed("mkdocs", run_mkdocs, ctx)
             for name, stage in SITE_STAGES:
                 timed(name, stage, ctx)
@@ -114,11 +129,11 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
 
 
 @contextmanager
-def _source_date_epoch_set(pkg: Package):
+def _source_date_epoch_set(epoch: int):
     """SOURCE_DATE_EPOCH for every stage (MkDocs' sitemap, zip and gzip headers), then
     restored, so a second build in the same process gets its own package's date."""
     before = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(source_date_epoch(pkg))
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
     try:
         yield
     finally:
@@ -126,6 +141,15 @@ def _source_date_epoch_set(pkg: Package):
             del os.environ["SOURCE_DATE_EPOCH"]
         else:
             os.environ["SOURCE_DATE_EPOCH"] = before
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap pages back to the system (glibc keeps them otherwise: the
+    ~600 MB of released tables would still count against the process)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused, just not returned
+        pass
 
 
 def _check_out_dir(out_dir: Path, data_dir: Path) -> None:

@@ -13,6 +13,7 @@ DOC_STAGES = [
     ("pages", pages.render),
     ("changelog", changelog.render),
     ("downloads", downloads.render),
+    ("search-records", search.collect),  # the data's search records; the index is made after MkDocs
 ]
 
 

@@ -509,13 +509,19 @@ def resolve(site_dir: Path, recs: list[Record]) -> list[Record]:
     return kept
 
 
+def collect(ctx) -> None:
+    """Doc stage: the records of the data, made while the tables are loaded
+    (the build lets them go before MkDocs) and indexed by render."""
+    ctx.search_records = records(ctx.pkg, ctx.derived)
+
+
 def render(ctx) -> None:
     """Write the Pagefind bundle into site/pagefind/: every record whose page exists.
 
     The records are written as small HTML files and indexed as one folder by the
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
-    recs = records(ctx.pkg, ctx.derived) + page_records(ctx.site_dir, handwritten_urls())
+    recs = ctx.search_records + page_records(ctx.site_dir, handwritten_urls())
     kept = resolve(ctx.site_dir, recs)
     if len(kept) < len(recs):
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
