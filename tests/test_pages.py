@@ -197,6 +197,21 @@ def test_product_page_lists_substitutes_with_price_per_mg_and_provinces(sample_s
     assert tagged == same and same
 
 
+def test_each_product_page_of_a_unit_marks_itself_and_its_own_strength(sample_site, rows):
+    """Substitute rows are shared between the pages of a unit (made once per
+    worker): which row is 本品 and which are 同规格 still depend on the page."""
+    unit = next(w["unit_id"] for w in rows["winners"] if w["winner_id"] == "w-nat-drug-1x-atv-20-pfizer")
+    won = [w for w in rows["winners"] if w["unit_id"] == unit and w["won"] == "true"]
+    assert len({w["strength"] for w in won}) > 1  # else 同规格 would be the same on every page
+    for me in won:
+        table = next(t for t in page(sample_site, f"/product/{me['winner_id']}/").tables if t.id == "vbp-subs")
+        marked = [r for r in table.rows if r.attrs.get("class") == "vbp-self"]
+        assert len(marked) == 1 and marked[0].texts[0] == "本品"
+        assert not any(f"/product/{me['winner_id']}/" in link for r in table.rows for link in r.links)
+        tagged = {link.split("/")[-2] for r in table.rows if "同规格" in r.text for link in r.links if "/product/" in link}
+        assert tagged == {w["winner_id"] for w in won if w["strength"] == me["strength"] and w is not me}
+
+
 def test_product_page_shows_every_price_point_with_source(sample_site, rows):
     wid = "w-nat-drug-1x-atv-10-pfizer"
     table = page(sample_site, f"/product/{wid}/").table_after("<h2>价格记录")

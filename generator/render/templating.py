@@ -10,6 +10,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from ..package import ROOT
+from .views import BASES, rate
 
 TEMPLATES = ROOT / "site_src" / "templates"
 
@@ -99,6 +100,40 @@ class Links:
 
     def regions(self, codes) -> Markup:
         return Markup("、").join(self.region(c) for c in codes) if codes else Markup("—")
+
+    def standard_cells(self, s) -> Markup:
+        """A payment standard's amount, basis, period and source cells (a national
+        package has a million standards, most of them on product pages)."""
+        period = f"{escape(s['effective_from'])} 起"
+        if s["effective_to"]:
+            period += f"，至 {escape(s['effective_to'])}"
+        return Markup(f'<td class="vbp-n">{escape(money(s["amount"], s["amount_unit"]))}</td>'
+                      f'<td>{escape(BASES[s["basis"]])}</td><td>{period}</td>'
+                      f'<td>{self.src(self.v.src(s["source_id"]))}</td>')
+
+    def substitute_row(self, s: dict, self_id: str) -> Markup:
+        """A row of a product page's substitutes table. Every product page of a
+        unit lists the same rows, so each is made once per worker (View.row_cache)."""
+        key = ("substitute", self.root, s["winner_id"], s["same_strength"], s["winner_id"] == self_id)
+        row = self.v.row_cache.get(key)
+        if row is None:
+            row = self.v.row_cache[key] = self._substitute_row(s, key[-1])
+        return row
+
+    def _substitute_row(self, s: dict, is_self: bool) -> Markup:
+        regions = " ".join(str(escape(c)) for c in s["regions"])
+        tag = '<span class="vbp-tag vbp-tag-light">同规格</span>' if s["same_strength"] else ""
+        marked = ' class="vbp-self"' if is_self else ""
+        return Markup(
+            f'<tr data-regions="{regions}"{marked}>'
+            f'<td>{"本品" if is_self else self.product(s)}</td>'
+            f'<td>{escape(s["company_short"])}{self.flags(s)}</td>'
+            f'<td>{escape(s["model"] or s["strength"])}{tag}</td>'
+            f'<td class="vbp-n">{escape(money(s["price"], s["price_unit"]))}</td>'
+            f'<td class="vbp-n">{escape(rate(s["per_strength"], s["per_strength_unit"]))}</td>'
+            f'<td>{escape(self.v.rounds[s["batch_id"]]["name"])}</td>'
+            f'<td>{escape(self.v.names(s["regions"]) or "—")}</td>'
+            f'<td>{self.src(self.v.src(s["price_source"]))}</td></tr>')
 
 
 _DICT_ATTRS = frozenset(dir(dict))
