@@ -28,6 +28,9 @@ from .mkdocs_pages import build_deferred, generated_pages_deferred
 from .safety import check_site
 
 MKDOCS_YML = ROOT / "mkdocs.yml"
+# Derived tables that only one stage reads, dropped after it (chart_*: ~150 MB at
+# national scale, which the pages stage's forked workers need not share).
+READ_ONLY_BY = {"charts": "chart_"}
 
 
 @dataclass
@@ -40,6 +43,13 @@ class BuildContext:
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
     charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
     search_records: list = field(default_factory=list)  # render.search: from the data, indexed after MkDocs
+
+    def forget(self, prefix: str) -> None:
+        """Drop the derived tables whose names start with prefix."""
+        for name in [n for n in self.derived if n.startswith(prefix)]:
+            del self.derived[name]
+        gc.collect()
+        _return_freed_memory()
 
     def release(self) -> None:
         """Let the tables go once the docs are written: MkDocs and the site stages
@@ -113,6 +123,8 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
             shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
             for name, stage in DOC_STAGES:
                 timed(name, stage, ctx)
+                if name in READ_ONLY_BY:
+                    ctx.forget(READ_ONLY_BY[name])
             ctx.release()
             timed("mkdocs", run_mkdocs, ctx)
             for name, stage in SITE_STAGES:
