@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .parallel import fork_map
+from .parallel import fork_imap
 
 # Pages are read as bytes. A start tag with its attributes; quoted values are
 # consumed whole, so text inside an attribute value is never read as another
@@ -40,22 +40,29 @@ _RAW = re.compile(rb"<(script|style)\b([^>]*)>.*?</\1\s*>", re.S | re.I)
 # comments, scripts and styles whose start tag has no attribute that could be a
 # link or an id, tags without such an attribute, and a "<" before no letter.
 # _NEXT is that, then the tag it stopped at (group 1) unless that is a script or
-# style; where group 1 is empty, the loop in Python looks at the "<" itself. The
-# possessive forms read a tag as _TAG does (a name cannot end before [\s"'>/=],
-# an unquoted value before [\s"'>], so no backtracking could read it otherwise).
-# No capturing group inside the repeat: Python 3.11's re fails on one there.
+# style; where group 1 is empty (a script or style, or a "<" and a letter that
+# start no tag), the loop in Python looks at the "<" itself. The possessive forms
+# read a tag as _TAG does (a name cannot end before [\s"'>/=], an unquoted value
+# before [\s"'>], so no backtracking could read it otherwise). No capturing group
+# inside the repeat: Python 3.11's re fails on one there.
 _NAME_P = rb"[^\s\"'>/=]++"
 _VALUE_P = rb"(?:\"[^\"]*+\"|'[^']*+'|[^\s\"'>]++)"
-_ATTRS_P = rb"(?:\s++(?!" + rb"(?:href|src|srcset|poster|data|id|name)(?![^\s\"'>/=])" + rb")" + _NAME_P + rb"(?:\s*+=\s*+" + _VALUE_P + rb")?)*+"
-_QUIET_TAG = rb"<(?!(?:script|style)\b)[a-zA-Z][a-zA-Z0-9-]*+" + _ATTRS_P + rb"\s*+/?>"
-_QUIET_RAW = rb"|".join(rb"<" + name + rb"\b(?![^>]*?(?:href|src|poster|data|id|name))[^>]*>.*?</" + name + rb"\s*>"
-                        for name in (rb"script", rb"style"))
-_NEXT = re.compile(rb"(?:[^<]++|<!--.*?-->|" + _QUIET_RAW + rb"|" + _QUIET_TAG + rb"|<(?![a-zA-Z]))*+"
-                   rb"(?:(?!<(?:script|style)\b)(<[a-zA-Z][a-zA-Z0-9-]*+(?:\s++" + _NAME_P
-                   + rb"(?:\s*+=\s*+" + _VALUE_P + rb")?)*+\s*+/?>))?", re.S | re.I)
+_TAG_P = rb"<[a-zA-Z][a-zA-Z0-9-]*+(?:\s++" + _NAME_P + rb"(?:\s*+=\s*+" + _VALUE_P + rb")?)*+\s*+/?>"
+_RAW_START = rb"(?i:script|style)\b"
+_QUIET_TAG = (rb"<(?!" + _RAW_START + rb")[a-zA-Z][a-zA-Z0-9-]*+(?:\s++"
+              rb"(?!(?i:href|src|srcset|poster|data|id|name)(?![^\s\"'>/=]))"
+              + _NAME_P + rb"(?:\s*+=\s*+" + _VALUE_P + rb")?)*+\s*+/?>")
+_QUIET_RAW = rb"|".join(rb"<(?i:" + name + rb")\b(?![^>]*?(?i:href|src|poster|data|id|name))[^>]*>.*?</(?i:"
+                        + name + rb")\s*>" for name in (rb"script", rb"style"))
+_NEXT = re.compile(rb"(?:[^<]++|" + _QUIET_TAG + rb"|<!--.*?-->|<(?![a-zA-Z])|" + _QUIET_RAW + rb")*+"
+                   rb"(?:(?!<" + _RAW_START + rb")(" + _TAG_P + rb"))?", re.S)
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\s]*))\s*\)", re.I)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 CHUNK = 256  # pages per job of a worker
+# Entries per cache and process. The caches pay for links and tags that recur
+# (navigation, source notes); unbounded, a national site's would grow to some
+# 50 MB in each worker, mostly with links seen once.
+CACHE_LIMIT = 50_000
 LINK_ATTRS = {b"href", b"src", b"srcset", b"poster", b"data"}
 SKIP_TAGS = {b"form", b"base"}
 
@@ -106,7 +113,7 @@ _tags: dict[bytes, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # per process;
 def _read_tag(source: bytes, links: list[str], ids: set[str]) -> None:
     """Add the links and ids of one tag, as written (source) from "<" to ">"."""
     if (found := _tags.get(source)) is None:
-        if len(_tags) > 50_000:
+        if len(_tags) >= CACHE_LIMIT:
             _tags.clear()
         found = _tags[source] = _tag_links_and_ids(source)
     links += found[0]
@@ -167,6 +174,8 @@ class _Site:
     def parse(self, link: str) -> tuple[str, str] | None:
         """(path as written, fragment unquoted), or None for no link or another host's."""
         if link not in self._parsed:
+            if len(self._parsed) >= CACHE_LIMIT:
+                self._parsed.clear()
             parts = urlsplit(link)
             self._parsed[link] = (None if not link or parts.scheme or parts.netloc
                                   else (parts.path, unquote(parts.fragment)))
@@ -184,6 +193,8 @@ class _Site:
             base_dir, i = base_dir.rpartition("/")[0], i + 3
         key = (base_dir, path[i:])
         if key not in self._cache:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
             self._cache[key] = self._resolve(base_dir, unquote(key[1]))
         return self._cache[key]
 
@@ -252,13 +263,13 @@ def check_site(site_dir: Path | str) -> list[BrokenLink]:
                 elsewhere.append((place, link, target, fragment))
         return rel, broken, elsewhere, _pack(page_ids)
 
-    # Pages on every CPU; what comes back is small: the problems, the links into
-    # other pages' anchors, and each page's ids packed.
+    # Pages on every CPU; what comes back is small (the problems, the links into
+    # other pages' anchors, each page's ids packed) and is kept as it arrives.
     found: list[tuple[str, int, str, str]] = []
     anchor_links: list[tuple[str, int, str, str, str]] = []
     ids: dict[str, str | frozenset[str]] = {}
     try:
-        for rel, broken, elsewhere, page_ids in fork_map(check, pages, chunk=CHUNK):
+        for rel, broken, elsewhere, page_ids in fork_imap(check, pages, chunk=CHUNK):
             found += [(rel, *b) for b in broken]
             anchor_links += [(rel, *a) for a in elsewhere]
             ids[rel] = page_ids

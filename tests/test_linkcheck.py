@@ -74,6 +74,13 @@ def test_finds_exactly_the_broken_links(site):
     }
 
 
+def test_caches_that_overflow_change_nothing(site, monkeypatch):
+    from generator import linkcheck
+    expected = check_site(site)
+    monkeypatch.setattr(linkcheck, "CACHE_LIMIT", 2)
+    assert check_site(site) == expected
+
+
 def test_report_names_page_target_and_reason(site):
     report = format_report(check_site(site))
     assert "page/index.html → ../unit/a/#row-2（锚点 #row-2 在 unit/a/index.html 中不存在）" in report
