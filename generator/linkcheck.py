@@ -62,7 +62,7 @@ CHUNK = 256  # pages per job of a worker
 # Entries per cache and process. The caches pay for links and tags that recur
 # (navigation, source notes); unbounded, a national site's would grow to some
 # 50 MB in each worker, mostly with links seen once.
-CACHE_LIMIT = 50_000
+CACHE_LIMIT = 20_000
 LINK_ATTRS = {b"href", b"src", b"srcset", b"poster", b"data"}
 SKIP_TAGS = {b"form", b"base"}
 
