@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 _job: Callable | None = None  # what the forked workers call: set before the fork
 
@@ -22,16 +22,24 @@ def cpus() -> int:
 def fork_map(fn: Callable, items: Sequence, chunk: int = 1) -> list:
     """[fn(item) for item in items] in any order: in forked workers when there is
     more than one CPU and more than one chunk of work, else in this process."""
+    return list(fork_imap(fn, items, chunk))
+
+
+def fork_imap(fn: Callable, items: Sequence, chunk: int = 1) -> Iterator:
+    """fork_map's results one by one as they arrive, so the caller can keep less
+    of each than the whole result."""
     global _job
     chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     workers = min(cpus(), len(chunks))
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(item) for item in items]
+        yield from (fn(item) for item in items)
+        return
     _job = fn
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [r for part in pool.imap_unordered(_run_chunk, chunks) for r in part]
+            for part in pool.imap_unordered(_run_chunk, chunks):
+                yield from part
     finally:
         gc.unfreeze()
         _job = None

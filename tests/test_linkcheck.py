@@ -2,6 +2,8 @@
 exists; a broken one stops the build with page → target, and the old site stays."""
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 import sys
 
@@ -72,6 +74,13 @@ def test_finds_exactly_the_broken_links(site):
     }
 
 
+def test_caches_that_overflow_change_nothing(site, monkeypatch):
+    from generator import linkcheck
+    expected = check_site(site)
+    monkeypatch.setattr(linkcheck, "CACHE_LIMIT", 2)
+    assert check_site(site) == expected
+
+
 def test_report_names_page_target_and_reason(site):
     report = format_report(check_site(site))
     assert "page/index.html → ../unit/a/#row-2（锚点 #row-2 在 unit/a/index.html 中不存在）" in report
@@ -117,3 +126,88 @@ def test_broken_link_stops_the_build_and_keeps_the_old_site(tmp_path):
     assert "保持原样" in result.stderr
     assert (out / "index.html").read_text(encoding="utf-8") == "previous good site"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no staging folder left
+
+
+def test_anchors_into_pages_read_by_other_workers(tmp_path, monkeypatch):
+    """Pages are read in chunks on every CPU; an anchor into a page of another chunk
+    is still checked against that page's ids, and the report keeps page order."""
+    from generator import linkcheck
+    monkeypatch.setattr(linkcheck, "CHUNK", 3)
+    site = tmp_path / "site"
+    n = 40
+    for i in range(n):
+        (site / f"p{i:02d}").mkdir(parents=True)
+        body = f'<h2 id="here-{i}">{i}</h2><a name="named-{i}"></a>'
+        j = (i * 7 + 5) % n  # another page, mostly in another chunk
+        body += f'<a href="../p{j:02d}/#here-{j}">ok</a><a href="../p{j:02d}/#named-{j}">ok</a>'
+        body += f'<a href="../p{j:02d}/#gone-{j}">missing</a><a href="#here-{i}">ok</a><a href="#gone">missing</a>'
+        (site / f"p{i:02d}" / "index.html").write_text(body, encoding="utf-8")
+    broken = check_site(site)
+    expected = []
+    for i in range(n):
+        j = (i * 7 + 5) % n
+        expected += [BrokenLink(f"p{i:02d}/index.html", f"../p{j:02d}/#gone-{j}",
+                                f"锚点 #gone-{j} 在 p{j:02d}/index.html 中不存在"),
+                     BrokenLink(f"p{i:02d}/index.html", "#gone", f"锚点 #gone 在 p{i:02d}/index.html 中不存在")]
+    assert broken == expected
+
+
+# The reader before it read bytes (str regexes over the whole page): the fast reader
+# must find the same links, in the same order, and the same ids.
+_REF_TAG = re.compile(
+    r"<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s\"'>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*/?>")
+_REF_ATTR = re.compile(r"([^\s\"'>/=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>]+)))?")
+_REF_RAW = re.compile(r"<(?:!--.*?-->|(script|style)\b([^>]*)>.*?</\1\s*>)", re.S | re.I)
+
+
+def _reference_links_and_ids(text: str) -> tuple[list[str], set[str]]:
+    links, ids = [], set()
+    text = _REF_RAW.sub(lambda m: f"<{m.group(1)}{m.group(2)}>" if m.group(1) else "", text)
+    for name, attrs in _REF_TAG.findall(text):
+        name = name.lower()
+        for key, v1, v2, v3 in _REF_ATTR.findall(attrs):
+            key, value = key.lower(), v1 or v2 or v3
+            if not value:
+                continue
+            value = html.unescape(value).strip()
+            if key == "id" or (key == "name" and name == "a"):
+                ids.add(value)
+            elif key in {"href", "src", "srcset", "poster", "data"} and name not in {"form", "base"}:
+                if key == "data" and name != "object":
+                    continue
+                if key == "srcset":
+                    links += [c.split()[0] for c in value.split(",") if c.split()]
+                else:
+                    links.append(value)
+    return links, ids
+
+
+TRICKY = [
+    PAGE,
+    "<A HREF='Upper.html' ID=Top>x</A><a  href = \"spaced/\" ><a href=bare/ id=b>",
+    "<p>1 < 2, a<b and <3</p><a href=\"after/\">",
+    "<!-- unterminated <a href=\"in-open-comment/\">",
+    "<!-- <a href=\"c1/\"> --><a href=\"c2/\"><!----><!-- x -- y --><a href=\"c3/\">",
+    "<script src=\"a.js\">var s = '<a href=\"in-script/\">';</script ><a href=\"after-script/\">",
+    "<SCRIPT>x = '<a href=\"upper-script/\">'</script><STYLE id=st>a{b:url(x)}</Style><a href=y>",
+    "<script id=\"__config\" type=\"application/json\">{\"href\": \"<a href='json/'>\"}</script>",
+    "<script>never closed <a href=\"after-open-script/\">",
+    "<style>never closed <a href=\"after-open-style/\" id=s2>",
+    "<script-x src=\"dash.js\"><a href=\"inside-dash/\"></script><scripts src=\"plural.js\">",
+    "<a href=\"x\"title=\"no space\"><a href=\"ok/\" title=\"<!-- not a comment -->\">",
+    "<img srcset=\" a.png 1x,b.png 2x , ,c.png\" src=\"d.png\"><video poster=\"p.jpg\" src=v.mp4></video>",
+    "<object data=\"obj.svg\"></object><div data=\"not-a-link\" data-href=\"nor-this\"></div>",
+    "<form action=\"f/\" src=\"form-src\"><base href=\"b/\"><div name=\"div-name\"><a name=\"a-name\">",
+    "<a href=\"&#x2e;&#x2e;/ent/?a=1&amp;b=2#fr&eacute;\" id=\"&lt;id&gt;\"><a href=\"  padded  \">",
+    "<a href=\"line\r\nbreak/\"><a href=\"\"><a href><a href=''><a id=\"\"><br/><hr />",
+    "<my-el src=\"custom.png\"><svg><use href=\"#icon\"></use><image href=\"i.png\"/></svg>",
+    "<a\nhref=\"newline-sep/\"\tid=tab><a href=x/><a/href=\"slash-sep/\">",
+    "<td class=\"n\" data-v=\"3\">3</td><a class=\"vbp-src\" href=\"../../downloads/#s\" title=\"来源：示例\">",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_fast_reader_reads_as_the_reference_reader(text):
+    from generator.linkcheck import _links_and_ids
+    assert _links_and_ids(text.encode()) == _reference_links_and_ids(text.replace("\r\n", "\n"))
+    assert _links_and_ids(text.encode()) == _links_and_ids(text.encode())  # again, from the tag cache
