@@ -13,33 +13,43 @@ have a chart. Chart ids are "<page>/<name>"; pages are "home",
 "round/<batch_id>", "unit/<unit_id>" and "province/<region_code>".
 
 A chart's frame (Chinese column names) is the single source of its spec data,
-its table and its CSV, so the three Speed (CPU time on 2 shared cores, 120 charts sampled from the 0.1-scale
-synthetic package): the SVGs are drawn by the Vega bundle the site ships, in
-headless Chromium (generator/render/chromium.py), whose canvas measures text
-with the installed Noto Sans CJK SC in microseconds. vl_convert took
-~175 ms of CPU per chart, nearly all of it measuring text (~1 ms per label);
-Chromium takes ~27 ms, all of it Vega itself (dataflow ~33%, parsing the
-Vega spec ~20%, compiling Vega-Lite ~17%, SVG ~9%, GC ~10%), and draws the
-same SVG (same elements; positions differ by < 0.002 px).
-- Charts are built, rendered and written in forked worker processes, one per
-  CPU ($VBP_CHART_WORKERS to change it), each with its own browser, 24 charts
-  per browser call. See "the stage" below for why fork.
-- Building a spec with Altair costs ~25 ms of CPU per chart, as much as
-  drawing it: it is now half of a cold stage and all of a warm one.
+its table and its CSV, so the three cannot disagree.
+
+Speed (CPU time on 2 shared cores, the 0.02-scale synthetic package): the
+SVGs are drawn by the Vega bundle the site ships, in headless Chromium
+(generator/render/chromium.py), whose canvas measures text with the installed
+Noto Sans CJK SC in microseconds; vl_convert took ~175 ms of CPU per chart,
+nearly all of it measuring text (~1 ms per label).
+- Drawing takes ~27 ms of CPU per chart in the page, all of it Vega
+  (vega-embed: compiling Vega-Lite ~5 ms, parsing the Vega spec and running
+  its dataflow ~19 ms; toSVG ~3 ms), ~34 ms with the browser's and
+  Playwright's share. Calling Vega-Lite and Vega directly is not possible:
+  the bundle's `vega` and `vegaLite` globals are null (vl_convert's bundler),
+  only vegaEmbed is set.
+- Building a spec costs ~1 ms (it took ~25 ms with Altair per chart): each
+  kind of chart is drawn by Altair once per variant as a template, which
+  each chart's values fill (see "charts" below).
+- This process builds the specs and writes the charts; one forked helper
+  process owns the one browser, with a page per CPU drawing at once
+  ($VBP_CHART_WORKERS to change it), 96 charts per task and 6 per page call.
+  See "the stage" below for why. The browser and its Playwright driver take
+  ~1 GB whatever the package's size (two renderers ~0.27 GB each, the driver
+  ~0.16 GB, the browser process ~0.13 GB, the rest small); one browser per
+  worker process (one per CPU) took ~0.9 GB each.
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
-  fonts, the browser and the Vega bundle, so a rebuild renders only the charts
-  whose data changed and starts no browser when none did. Set $VBP_CACHE_DIR
-  to keep this cache (and the Vega bundle) elsewhere, e.g. in a fresh folder
-  to time a cold build.
-- Charts are built with a data placeholder and without Altair's per-object
+  fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
+  renders only the charts whose data changed and starts no browser when none
+  did. Set $VBP_CACHE_DIR to keep this cache (and the Vega bundle) elsewhere,
+  e.g. in a fresh folder to time a cold build.
+- Charts are drawn with a data placeholder and without Altair's per-object
   schema checks; the rows, title and config are set on the spec dict.
-on the spec dict.
 """
 from __future__ import annotations
 
 import copy
 import csv
 import functools
+import gc
 import hashlib
 import io
 import json
@@ -51,6 +61,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +80,7 @@ FONT_FAMILY = "Noto Sans CJK SC"
 # Readers' browsers fall back in this order; the build measures with Noto Sans CJK SC.
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 CACHE_ENV = "VBP_CACHE_DIR"  # overrides build/cache (e.g. a fresh folder to time a cold build)
-WORKERS_ENV = "VBP_CHART_WORKERS"  # processes that render SVGs; default: the CPUs this process may use
+WORKERS_ENV = "VBP_CHART_WORKERS"  # browser pages that draw SVGs at once; default: the CPUs this process may use
 WIDTH = 440
 BUNDLE_DIR = "assets/vendor/vega"
 BUNDLE_FILE = "vega-bundle.js"
@@ -793,7 +804,12 @@ def bundle_file() -> Path:
             "under the MIT or ISC licence (lodash.debounce, fast-json-patch, json-stringify-pretty-compact,\n"
             "semver and others), as stated in each package.\n", encoding="utf-8")
 
-    return _atomic_dir(cache_dir() / "vega" / _bundle_key(), fill) / BUNDLE_FILE
+    return _atomic_dir(_bundle_dir(), fill) / BUNDLE_FILE
+
+
+def _bundle_dir() -> Path:
+    return cache_dir() / "vega" / _bundle_key()
+
 
 
 def write_bundle(docs_dir: Path) -> Path:
@@ -848,21 +864,26 @@ def _cache_path(text: str) -> Path:
     return cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
 
 
-def cached_svgs(texts: list[str], names: list[str], renderer: chromium.SvgRenderer) -> list[str]:
-    """The SVG of each spec text. An SVG depends only on its spec, the fonts
-    and the renderer, so it is cached by their hash: a rebuild renders only
-    the charts whose data changed, and starts no browser when there are none."""
+def cached_svgs(texts: list[str], names: list[str], draw) -> Callable[[], list[str]]:
+    """What waits for the SVG of each spec text. An SVG depends only on its
+    spec, the fonts and the renderer, so it is cached by their hash: a rebuild
+    renders only the charts whose data changed, and starts no browser when
+    there are none. draw(texts, names) sets the uncached ones drawing and
+    returns what waits for their SVGs."""
     paths = [_cache_path(t) for t in texts]
     svgs = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
     todo = [i for i, s in enumerate(svgs) if s is None]
-    if todo:
-        for i, svg in zip(todo, renderer.svgs([texts[i] for i in todo], [names[i] for i in todo])):
+    drawn_ = draw([texts[i] for i in todo], [names[i] for i in todo]) if todo else None
+
+    def wait() -> list[str]:
+        for i, svg in zip(todo, drawn_() if drawn_ else []):
             svgs[i] = svg
             paths[i].parent.mkdir(parents=True, exist_ok=True)
             tmp = paths[i].with_name(f".{paths[i].name}.{os.getpid()}")
             tmp.write_text(svg, encoding="utf-8")
             os.replace(tmp, paths[i])
-    return svgs
+        return svgs
+    return wait
 
 
 def _render_specs(specs: list[dict]) -> list[str]:
@@ -902,32 +923,28 @@ def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> Chart
 
 
 # ---------------------------------------------------------------- the stage
-# Charts are built and written in forked worker processes, one per CPU: they
-# inherit the plans and the package without pickling, and callers need no
-# `if __name__ == "__main__"` guard (spawn would re-run their script). Each
-# worker starts its own Chromium on its first uncached chart and renders a
-# chunk of charts per call, so the parent never holds a browser (a test
-# process may already drive one with Playwright's sync API, which allows one
-# per thread). Making the Vega bundle starts vl_convert's runtime, and forking
-# a process where that runtime runs (its tokio and V8 threads are not copied)
-# makes children that hang in it, so a worker makes it, and a process that
-# already runs that runtime builds in-process.
+# This process builds every spec (a filled template, ~1 ms) and writes the
+# charts; one forked helper process owns the browser, with a page per CPU
+# drawing at once, and draws the specs that are not cached: the parent builds
+# and writes the next chunk while the helper draws the last. A helper rather
+# than the parent, because a test process may already drive a browser with
+# Playwright's sync API, which allows one per thread; one helper rather than
+# one per CPU, because each browser and its Playwright driver take ~0.9 GB.
+# The parent's objects are frozen out of the garbage collector before the
+# fork, so the helper does not copy them by walking them. Making the Vega
+# bundle starts vl_convert's runtime, and forking a process where that runtime
+# runs (its tokio and V8 threads are not copied) makes children that hang in
+# it, so the helper makes it, and a process that already runs that runtime
+# draws in-process.
 
-CHUNK = 24  # charts per task and per browser call: few calls, both workers busy to the end
-_job: dict = {}  # what the workers inherit at fork
+CHUNK = 96  # charts per task for the helper
 _renderer: list = []  # this process's SvgRenderer, once started
 
 
 def _process_renderer() -> chromium.SvgRenderer:
     if not _renderer:
-        lock = _job.get("bundle_lock")
-        if lock is None:
-            bundle = bundle_file()
-        else:  # one worker makes it, the other waits and finds it
-            with lock:
-                bundle = bundle_file()
-        _renderer.append(chromium.SvgRenderer(bundle))
-        if mp.parent_process() is not None:  # a pool worker: close the browser when the pool ends
+        _renderer.append(chromium.SvgRenderer(bundle_file(), pages=workers()))
+        if mp.parent_process() is not None:  # the helper: close the browser when the pool ends
             mp.util.Finalize(None, _close_renderer, exitpriority=10)
     return _renderer[0]
 
@@ -937,13 +954,8 @@ def _close_renderer() -> None:
         _renderer.pop().close()
 
 
-def _render_chunk(indices) -> list[ChartArtifact]:
-    plans = [_job["plans"][i] for i in indices]
-    specs = [spec_of(p, _job["pkg"]) for p in plans]
-    texts = [spec_text(s) for s in specs]
-    renderer = _renderer[0] if _renderer else _process_renderer()
-    svgs = cached_svgs(texts, [p.chart_id for p in plans], renderer)
-    return [write_chart(p, s, svg, _job["docs_dir"]) for p, s, svg in zip(plans, specs, svgs)]
+def _draw(texts: list[str], names: list[str]) -> list[str]:
+    return _process_renderer().svgs(texts, names)
 
 
 def _fork_safe() -> bool:
@@ -962,29 +974,47 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _write(ctx, plans: list[ChartPlan], specs: list[dict], svgs: Callable[[], list[str]]) -> None:
+    for p, spec, svg in zip(plans, specs, svgs()):
+        ctx.charts[p.chart_id] = write_chart(p, spec, svg, ctx.docs_dir)
+
+
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
     plans = list(plan(ctx.pkg, ctx.derived))
     render_identity()  # fails early, with the fix, when the CJK font is missing
-    _job.update(plans=plans, pkg=ctx.pkg, docs_dir=ctx.docs_dir)
-    chunks = [range(i, min(i + CHUNK, len(plans))) for i in range(0, len(plans), CHUNK)]
+    helper = None
+    if _fork_safe() and "fork" in mp.get_all_start_methods():
+        gc.freeze()
+        fork = mp.get_context("fork")
+        if not _bundle_dir().is_dir():  # vl_convert's runtime (~0.2 GB) is left in the process that makes it
+            with fork.Pool(1) as maker:
+                maker.apply(bundle_file)
+        helper = fork.Pool(1)
+
+    def draw(texts: list[str], names: list[str]) -> Callable[[], list[str]]:
+        if helper is None:
+            svgs = _draw(texts, names)
+            return lambda: svgs
+        return helper.apply_async(_draw, (texts, names)).get
+
     try:
-        if _fork_safe() and "fork" in mp.get_all_start_methods():
-            fork = mp.get_context("fork")
-            _job["bundle_lock"] = fork.Lock()
-            with fork.Pool(max(1, min(workers(), len(chunks)))) as pool:
-                for artifacts in pool.imap(_render_chunk, chunks):
-                    for a in artifacts:
-                        ctx.charts[a.chart_id] = a
-                if not chunks:
-                    pool.apply(bundle_file)
-                pool.close()
-                pool.join()
-        else:
-            for chunk in chunks:
-                for a in _render_chunk(chunk):
-                    ctx.charts[a.chart_id] = a
+        pending: deque = deque()
+        for start in range(0, len(plans), CHUNK):
+            chunk = plans[start:start + CHUNK]
+            specs = [spec_of(p, ctx.pkg) for p in chunk]
+            svgs = cached_svgs([spec_text(s) for s in specs], [p.chart_id for p in chunk], draw)
+            pending.append((chunk, specs, svgs))
+            if len(pending) > 1:
+                _write(ctx, *pending.popleft())
+        while pending:
+            _write(ctx, *pending.popleft())
+        if helper is not None:
+            helper.close()
+            helper.join()
         write_bundle(ctx.docs_dir)
     finally:
+        if helper is not None:
+            helper.terminate()
+            gc.unfreeze()
         _close_renderer()
-        _job.clear()
