@@ -491,7 +491,7 @@ def test_a_rebuild_with_cached_svgs_starts_no_browser(tmp_path, monkeypatch):
     def refuse(self):
         raise AssertionError("a browser was started for a cached chart")
 
-    monkeypatch.setattr(C.chromium.SvgRenderer, "_start", refuse)
+    monkeypatch.setattr(C.chromium.SvgProcess, "_start", refuse)
     assert stage("warm") == first
 
 

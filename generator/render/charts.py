@@ -29,13 +29,16 @@ nearly all of it measuring text (~1 ms per label).
 - Building a spec costs ~1 ms (it took ~25 ms with Altair per chart): each
   kind of chart is drawn by Altair once per variant as a template, which
   each chart's values fill (see "charts" below).
-- This process builds the specs and writes the charts; one forked helper
-  process owns the one browser, with a page per CPU drawing at once
-  ($VBP_CHART_WORKERS to change it), 96 charts per task and 6 per page call.
-  See "the stage" below for why. The browser and its Playwright driver take
-  ~1 GB whatever the package's size (two renderers ~0.27 GB each, the driver
-  ~0.16 GB, the browser process ~0.13 GB, the rest small); one browser per
-  worker process (one per CPU) took ~0.9 GB each.
+- This process builds the specs and writes the charts; one drawing process
+  (a fresh Python, not a fork) owns the one browser, with a page per CPU
+  drawing at once ($VBP_CHART_WORKERS to change it), 96 charts per task and
+  6 per page call, each page replaced by a fresh one every 300 charts. See
+  "the stage" below. The browser and its Playwright driver take ~1 GB
+  whatever the package's size (two renderers ~0.27 GB each, the driver
+  ~0.16 GB, the browser process ~0.13 GB, the rest small); before, each of
+  two forked workers ran a browser of its own, pages were never replaced
+  (a page grew to ~1.2 GB over a national build), and the workers copied
+  the build's heap as they allocated.
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
   fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
   renders only the charts whose data changed and starts no browser when none
@@ -55,7 +58,6 @@ import io
 import json
 import math
 import multiprocessing as mp
-import multiprocessing.util
 import os
 import re
 import shutil
@@ -886,18 +888,11 @@ def cached_svgs(texts: list[str], names: list[str], draw) -> Callable[[], list[s
     return wait
 
 
-def _render_specs(specs: list[dict]) -> list[str]:
-    with chromium.SvgRenderer(bundle_file()) as renderer:
-        return renderer.svgs([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])
-
-
 def render_svgs(specs: list[dict]) -> list[str]:
     """SVGs of specs, uncached, by a browser started and closed for them (in
-    a forked process when it can, like the stage, so this one stays clean)."""
-    if _fork_safe() and "fork" in mp.get_all_start_methods():
-        with mp.get_context("fork").Pool(1) as pool:
-            return pool.apply(_render_specs, (specs,))
-    return _render_specs(specs)
+    a process of its own, like the stage's)."""
+    with chromium.SvgProcess(_bundle()) as drawing:
+        return drawing.draw([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])()
 
 
 def _svg_size(svg: str) -> tuple[int, int]:
@@ -924,38 +919,15 @@ def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> Chart
 
 # ---------------------------------------------------------------- the stage
 # This process builds every spec (a filled template, ~1 ms) and writes the
-# charts; one forked helper process owns the browser, with a page per CPU
-# drawing at once, and draws the specs that are not cached: the parent builds
-# and writes the next chunk while the helper draws the last. A helper rather
-# than the parent, because a test process may already drive a browser with
-# Playwright's sync API, which allows one per thread; one helper rather than
-# one per CPU, because each browser and its Playwright driver take ~0.9 GB.
-# The parent's objects are frozen out of the garbage collector before the
-# fork, so the helper does not copy them by walking them. Making the Vega
-# bundle starts vl_convert's runtime, and forking a process where that runtime
-# runs (its tokio and V8 threads are not copied) makes children that hang in
-# it, so the helper makes it, and a process that already runs that runtime
-# draws in-process.
+# charts; one drawing process (chromium.SvgProcess) owns the browser, with a
+# page per CPU drawing at once, and draws the specs that are not cached,
+# while this one builds and writes the next chunk. Making the Vega bundle
+# starts vl_convert's runtime (~0.2 GB, kept until the process ends), and
+# forking a process where that runtime runs (its tokio and V8 threads are not
+# copied) makes children that hang in it (the pages stage forks), so a
+# short-lived fork makes it, unless the runtime already runs here.
 
-CHUNK = 96  # charts per task for the helper
-_renderer: list = []  # this process's SvgRenderer, once started
-
-
-def _process_renderer() -> chromium.SvgRenderer:
-    if not _renderer:
-        _renderer.append(chromium.SvgRenderer(bundle_file(), pages=workers()))
-        if mp.parent_process() is not None:  # the helper: close the browser when the pool ends
-            mp.util.Finalize(None, _close_renderer, exitpriority=10)
-    return _renderer[0]
-
-
-def _close_renderer() -> None:
-    while _renderer:
-        _renderer.pop().close()
-
-
-def _draw(texts: list[str], names: list[str]) -> list[str]:
-    return _process_renderer().svgs(texts, names)
+CHUNK = 96  # charts per task for the drawing process
 
 
 def _fork_safe() -> bool:
@@ -965,6 +937,18 @@ def _fork_safe() -> bool:
     except OSError:
         return False
     return not any(n.startswith(("tokio-runtime", "V8 ")) for n in names)
+
+
+def _bundle() -> Path:
+    """bundle_file(), made in a forked process when it is not cached yet."""
+    if not _bundle_dir().is_dir() and _fork_safe() and "fork" in mp.get_all_start_methods():
+        gc.freeze()  # the fork does not copy this process's objects by walking them
+        try:
+            with mp.get_context("fork").Pool(1) as maker:
+                maker.apply(bundle_file)
+        finally:
+            gc.unfreeze()
+    return bundle_file()
 
 
 def workers() -> int:
@@ -983,38 +967,15 @@ def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
     plans = list(plan(ctx.pkg, ctx.derived))
     render_identity()  # fails early, with the fix, when the CJK font is missing
-    helper = None
-    if _fork_safe() and "fork" in mp.get_all_start_methods():
-        gc.freeze()
-        fork = mp.get_context("fork")
-        if not _bundle_dir().is_dir():  # vl_convert's runtime (~0.2 GB) is left in the process that makes it
-            with fork.Pool(1) as maker:
-                maker.apply(bundle_file)
-        helper = fork.Pool(1)
-
-    def draw(texts: list[str], names: list[str]) -> Callable[[], list[str]]:
-        if helper is None:
-            svgs = _draw(texts, names)
-            return lambda: svgs
-        return helper.apply_async(_draw, (texts, names)).get
-
-    try:
+    with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:
         pending: deque = deque()
         for start in range(0, len(plans), CHUNK):
             chunk = plans[start:start + CHUNK]
             specs = [spec_of(p, ctx.pkg) for p in chunk]
-            svgs = cached_svgs([spec_text(s) for s in specs], [p.chart_id for p in chunk], draw)
+            svgs = cached_svgs([spec_text(s) for s in specs], [p.chart_id for p in chunk], drawing.draw)
             pending.append((chunk, specs, svgs))
             if len(pending) > 1:
                 _write(ctx, *pending.popleft())
         while pending:
             _write(ctx, *pending.popleft())
-        if helper is not None:
-            helper.close()
-            helper.join()
-        write_bundle(ctx.docs_dir)
-    finally:
-        if helper is not None:
-            helper.terminate()
-            gc.unfreeze()
-        _close_renderer()
+    write_bundle(ctx.docs_dir)
