@@ -6,9 +6,11 @@ can break out of the page."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import http.server
 import io
+import itertools
 import json
 import re
 import statistics
@@ -338,6 +340,44 @@ def test_tooltips_name_product_or_round_company_and_source(sample_data_plans):
             assert {"产品", "企业"} <= fields, plan.chart_id
 
 
+# ---------------------------------------------------------------- templates
+
+@pytest.fixture(scope="module")
+def synthetic_package(tmp_path_factory) -> Path:
+    from bench import synth
+
+    return synth.write(tmp_path_factory.mktemp("synth") / "data", *synth.generate(0.02))
+
+
+def _edited(plan, column: str, values) -> C.ChartPlan:
+    frame = plan.frame.copy()
+    frame[column] = values
+    return dataclasses.replace(plan, frame=frame)
+
+
+def test_templates_give_exactly_the_spec_altair_draws_for_every_chart_and_variant(synthetic_package):
+    """spec_of fills a template drawn once per kind and variant; drawing each
+    chart with its own values must give the same spec, key order and all
+    (the text that is hashed, rendered and published), for every chart of
+    data/ and of a synthetic package, and for every variant of every kind."""
+    seen, kinds = set(), set()
+    for folder in (DATA, synthetic_package):
+        pkg = load(folder)
+        plans = list(C.plan(pkg, derive(pkg)))
+        # the variants these packages lack: an overflow bin, many companies at one price
+        cuts = next(p for p in plans if p.kind is C.CUTS)
+        plans.append(_edited(cuts, "降幅（%）", [-80.0, *cuts.frame["降幅（%）"][1:]]))
+        for p in [p for p in plans if p.kind is C.UNIT_PRICES and not p.kind.values(p.frame)["by_company"]][:1]:
+            plans.append(_edited(p, "单位价格", 1.0))
+        for p in plans:
+            values = C.chart_values(p, pkg)
+            assert C.spec_text(C.spec_of(p, pkg)) == C.spec_text(C.drawn(p.kind, values)), p.chart_id
+            kinds.add(p.kind)
+            seen.add((p.kind, tuple(values[k] for k in p.kind.variant)))
+    assert seen == {(k, combo) for k in kinds for combo in itertools.product((False, True), repeat=len(k.variant))}
+    assert len(kinds) == 6
+
+
 # ---------------------------------------------------------------- units never share an axis
 
 def test_a_unit_priced_per_tablet_and_per_capsule_gets_one_panel_per_unit(tmp_path):
@@ -360,11 +400,11 @@ def test_a_unit_priced_per_tablet_and_per_capsule_gets_one_panel_per_unit(tmp_pa
     units_by_panel = frame.groupby("分组")["价格单位"].unique()
     assert all(len(u) == 1 for u in units_by_panel), units_by_panel
     assert {"10mg（元/粒）", "10mg（元/片）"} <= set(units_by_panel.index)
-    spec = C.unit_prices_chart(frame).to_dict()
+    spec = C.unit_prices_chart(C.unit_prices_values(frame)).to_dict()
     assert spec["resolve"]["scale"]["y"] == "independent" and spec["facet"]["row"]["field"] == "分组"
     assert "单位见各分组标题" in json.dumps(spec, ensure_ascii=False)
     frame, _ = C.payment_frame(d["chart_payment"], "u-atorvastatin-oral")
-    spec = C.payment_chart(frame).to_dict()
+    spec = C.payment_chart(C.payment_values(frame)).to_dict()
     assert set(frame["价格单位"]) == {"元/片", "元/粒"}
     assert spec["facet"]["row"]["field"] == "价格单位" and spec["resolve"]["scale"]["x"] == "independent"
 
@@ -451,7 +491,7 @@ def test_a_rebuild_with_cached_svgs_starts_no_browser(tmp_path, monkeypatch):
     def refuse(self):
         raise AssertionError("a browser was started for a cached chart")
 
-    monkeypatch.setattr(C.chromium.SvgRenderer, "_start", refuse)
+    monkeypatch.setattr(C.chromium.SvgProcess, "_start", refuse)
     assert stage("warm") == first
 
 

@@ -13,44 +13,59 @@ have a chart. Chart ids are "<page>/<name>"; pages are "home",
 "round/<batch_id>", "unit/<unit_id>" and "province/<region_code>".
 
 A chart's frame (Chinese column names) is the single source of its spec data,
-its table and its CSV, so the three Speed (CPU time on 2 shared cores, 120 charts sampled from the 0.1-scale
-synthetic package): the SVGs are drawn by the Vega bundle the site ships, in
-headless Chromium (generator/render/chromium.py), whose canvas measures text
-with the installed Noto Sans CJK SC in microseconds. vl_convert took
-~175 ms of CPU per chart, nearly all of it measuring text (~1 ms per label);
-Chromium takes ~27 ms, all of it Vega itself (dataflow ~33%, parsing the
-Vega spec ~20%, compiling Vega-Lite ~17%, SVG ~9%, GC ~10%), and draws the
-same SVG (same elements; positions differ by < 0.002 px).
-- Charts are built, rendered and written in forked worker processes, one per
-  CPU ($VBP_CHART_WORKERS to change it), each with its own browser, 24 charts
-  per browser call. See "the stage" below for why fork.
-- Building a spec with Altair costs ~25 ms of CPU per chart, as much as
-  drawing it: it is now half of a cold stage and all of a warm one.
+its table and its CSV, so the three cannot disagree.
+
+Speed (CPU time on 2 shared cores, the 0.02-scale synthetic package): the
+SVGs are drawn by the Vega bundle the site ships, in headless Chromium
+(generator/render/chromium.py), whose canvas measures text with the installed
+Noto Sans CJK SC in microseconds; vl_convert took ~175 ms of CPU per chart,
+nearly all of it measuring text (~1 ms per label).
+- Drawing takes ~27 ms of CPU per chart in the page, all of it Vega
+  (vega-embed: compiling Vega-Lite ~5 ms, parsing the Vega spec and running
+  its dataflow ~19 ms; toSVG ~3 ms), ~34 ms with the browser's and
+  Playwright's share. Calling Vega-Lite and Vega directly is not possible:
+  the bundle's `vega` and `vegaLite` globals are null (vl_convert's bundler),
+  only vegaEmbed is set.
+- Building a spec costs ~1 ms (it took ~25 ms with Altair per chart): each
+  kind of chart is drawn by Altair once per variant as a template, which
+  each chart's values fill (see "charts" below).
+- This process builds the specs and writes the charts; one drawing process
+  (a fresh Python, not a fork) owns the one browser, with a page per CPU
+  drawing at once ($VBP_CHART_WORKERS to change it), 96 charts per task and
+  6 per page call, each page replaced by a fresh one every 300 charts. See
+  "the stage" below. The browser and its Playwright driver take ~1 GB
+  whatever the package's size (two renderers ~0.27 GB each, the driver
+  ~0.16 GB, the browser process ~0.13 GB, the rest small); before, each of
+  two forked workers ran a browser of its own, pages were never replaced
+  (a page grew to ~1.2 GB over a national build), and a forked process
+  copies ~0.5 GB of a national build's heap as it allocates. National (6,235 charts, cold cache,
+  2 shared cores): the stage took 212 s and its process tree peaked at
+  2.6 GB, the build process holding 1.35 GB of it (before: 230 s, 5.5 GB).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
-  fonts, the browser and the Vega bundle, so a rebuild renders only the charts
-  whose data changed and starts no browser when none did. Set $VBP_CACHE_DIR
-  to keep this cache (and the Vega bundle) elsewhere, e.g. in a fresh folder
-  to time a cold build.
-- Charts are built with a data placeholder and without Altair's per-object
+  fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
+  renders only the charts whose data changed and starts no browser when none
+  did. Set $VBP_CACHE_DIR to keep this cache (and the Vega bundle) elsewhere,
+  e.g. in a fresh folder to time a cold build.
+- Charts are drawn with a data placeholder and without Altair's per-object
   schema checks; the rows, title and config are set on the spec dict.
-on the spec dict.
 """
 from __future__ import annotations
 
 import copy
 import csv
 import functools
+import gc
 import hashlib
 import io
 import json
 import math
 import multiprocessing as mp
-import multiprocessing.util
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +84,7 @@ FONT_FAMILY = "Noto Sans CJK SC"
 # Readers' browsers fall back in this order; the build measures with Noto Sans CJK SC.
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 CACHE_ENV = "VBP_CACHE_DIR"  # overrides build/cache (e.g. a fresh folder to time a cold build)
-WORKERS_ENV = "VBP_CHART_WORKERS"  # processes that render SVGs; default: the CPUs this process may use
+WORKERS_ENV = "VBP_CHART_WORKERS"  # browser pages that draw SVGs at once; default: the CPUs this process may use
 WIDTH = 440
 BUNDLE_DIR = "assets/vendor/vega"
 BUNDLE_FILE = "vega-bundle.js"
@@ -261,8 +276,15 @@ def timeline_frame(execution: pd.DataFrame, region_code: str):
 
 
 # ---------------------------------------------------------------- charts
-# Each chart is a function of its frame alone; its data is the DATA
-# placeholder, which spec_of replaces by the frame's rows.
+# A kind of chart (ChartKind) is two functions: `values` takes from the
+# chart's frame every value its spec depends on (domains, sort orders, sizes,
+# axis titles…), and `draw` makes the Altair chart from those values alone;
+# its data is the DATA placeholder. Building a spec with Altair costs ~25 ms
+# of CPU, so each kind is drawn once per variant (the values that change the
+# spec's structure, e.g. log scale or not) with a Slot in place of every other
+# value, and spec_of copies that template with each chart's own values in the
+# slots (tests/test_charts.py checks, chart by chart, that this is the very
+# spec, key order and all, that drawing the chart with its values gives).
 
 
 def unchecked(build):
@@ -273,6 +295,42 @@ def unchecked(build):
         with debug_mode(False):
             return build(*args, **kwargs)
     return wrapper
+
+
+class Slot:
+    """Where a template takes the chart's value of this name. A draw function
+    may only place it: deciding on it (if, and, or) or computing with it
+    fails, as it must be a variant value then."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __bool__(self):
+        raise TypeError(f"{self.name!r} decides the chart's structure: name it in the ChartKind's variant")
+
+    def __format__(self, spec):
+        raise TypeError(f"{self.name!r} is formatted into a string: compute the string in the values function")
+
+    __str__ = __format__
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+
+class _Slots(dict):
+    """The values a template is drawn with: its variant's, a Slot for any other."""
+
+    def __missing__(self, name: str) -> Slot:
+        return Slot(name)
+
+
+@dataclass(frozen=True)
+class ChartKind:
+    values: Callable[[pd.DataFrame], dict]  # every value of the frame that the spec depends on
+    draw: Callable[[dict], alt.TopLevelMixin]  # the chart, from those values alone
+    variant: tuple[str, ...] = ()  # the values that change the spec's structure
+
 
 PRICE_TIP_FORMAT = ",.4~f"
 KIND_ORDER = ["集采前中位价", "最高有效申报价", "未中选报价", "中选价", "接续价", "挂网价"]
@@ -288,7 +346,7 @@ def json_value(value):
     return value.item() if hasattr(value, "item") else value
 
 
-# Charts are built with this placeholder as their data; spec_of puts the
+# Charts are drawn with this placeholder as their data; the spec takes the
 # frame's rows in its place. Rows inside Altair objects are deep-copied and
 # schema-checked at every step (layer, facet, properties, to_dict): that cost
 # ~0.3 s per chart, more than rendering it.
@@ -299,8 +357,9 @@ DATA = alt.NamedData(name=ROWS)
 def rows_of(frame: pd.DataFrame) -> list[dict]:
     """The frame's rows as JSON objects, exactly as given (Altair's own
     DataFrame conversion turns None into NaN under pandas 3)."""
-    return [{k: json_value(v) for k, v in zip(frame.columns, row)}
-            for row in frame.itertuples(index=False, name=None)]
+    names = list(frame.columns)
+    columns = [[json_value(v) for v in frame[name].tolist()] for name in names]
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
 def _date_x(name: str, title: str) -> alt.X:
@@ -323,16 +382,24 @@ def _absent(name: str) -> str:
     return f"!{_present(name)}"
 
 
-@unchecked
-def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
+def no_values(frame: pd.DataFrame) -> dict:
+    return {}
+
+
+def rounds_values(frame: pd.DataFrame) -> dict:
     low = min(0.0, math.floor(frame["降幅中位数（%）"].min() / 10) * 10) if len(frame) else 0.0
+    return {"low": low}
+
+
+@unchecked
+def rounds_chart(v: dict) -> alt.LayerChart:
     tooltip = [_tip("批次"), _tip("类别"), _tip("公布日期"),
                _tip("降幅中位数（%）", "quantitative", format=".1f"),
                _tip("计入降幅的产品数", "quantitative"), _tip("中选产品数", "quantitative"), _tip("来源")]
     base = alt.Chart(DATA).encode(
         x=_date_x("公布日期", "结果公布日期"),
         y=alt.Y(field="降幅中位数（%）", type="quantitative", title="降幅中位数（%）",
-                scale=alt.Scale(domain=[low, 100])),
+                scale=alt.Scale(domain=[v["low"], 100])),
         tooltip=tooltip,
     )
     points = base.mark_circle(size=140, opacity=0.9).encode(
@@ -343,48 +410,61 @@ def rounds_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(points, labels).properties(width=WIDTH, height=240)
 
 
-@unchecked
-def cuts_chart(frame: pd.DataFrame) -> alt.Chart:
-    """A dot plot: one dot per product, stacked in bins of 5 percentage points.
-    Cuts below CUT_FLOOR share one bin at the left edge, labelled as such."""
+def cuts_values(frame: pd.DataFrame) -> dict:
+    """Bins of 5 percentage points; cuts below CUT_FLOOR share one bin at the
+    left edge (the overflow bin), labelled as such. Dots of one bin touch,
+    never overlap."""
     cuts = frame["降幅（%）"]
     low = max(CUT_FLOOR, min(0.0, math.floor(cuts.min() / 5) * 5)) if len(frame) else 0.0
     edge = low - 5 if len(frame) and cuts.min() < low else low
     placed = cuts.clip(lower=edge + 2.5, upper=99.99)
     stack = int(((placed - edge) // 5).value_counts().max()) if len(frame) else 1
     height = max(120, min(14 * stack + 20, 420))
-    diameter = 0.9 * (height - 10) / (stack + 0.5)  # dots of one bin touch, never overlap
+    diameter = 0.9 * (height - 10) / (stack + 0.5)
     size = max(6.0, min(90.0, math.pi / 4 * diameter ** 2))
     step = 10 if 100 - low <= 100 else 25
     ticks = list(range(int(low), 101, step))
-    axis = alt.Axis(values=ticks, labelOverlap=False)
-    if edge < low:  # the overflow bin is labelled, the tick at its right edge is not
-        axis = alt.Axis(values=[edge + 2.5, *ticks[1:]], labelOverlap=False,
-                        labelExpr=f"datum.value < {low:g} ? '更低' : datum.label")
-    return alt.Chart(DATA).transform_calculate(
-        画图位置=f"min(max(datum['降幅（%）'], {edge + 2.5:g}), 99.99)"
+    overflow = bool(edge < low)
+    return {
+        "overflow": overflow, "edge": edge, "height": height, "size": round(size, 1), "top": stack + 0.5,
+        "position": f"min(max(datum['降幅（%）'], {edge + 2.5:g}), 99.99)",
+        # the overflow bin is labelled, the tick at its right edge is not
+        "ticks": [edge + 2.5, *ticks[1:]] if overflow else ticks,
+        "labels": f"datum.value < {low:g} ? '更低' : datum.label",
+    }
+
+
+@unchecked
+def cuts_chart(v: dict) -> alt.Chart:
+    """A dot plot: one dot per product, stacked in bins of 5 percentage points."""
+    axis = alt.Axis(values=v["ticks"], labelOverlap=False)
+    if v["overflow"]:
+        axis = alt.Axis(values=v["ticks"], labelOverlap=False, labelExpr=v["labels"])
+    # The size in the constructor: .properties() checks its values, and a Slot is no number.
+    return alt.Chart(DATA, width=WIDTH, height=v["height"]).transform_calculate(
+        画图位置=v["position"]
     ).transform_bin(
-        ["分组起点", "分组终点"], field="画图位置", bin=alt.Bin(step=5, extent=[edge, 100])
+        ["分组起点", "分组终点"], field="画图位置", bin=alt.Bin(step=5, extent=[v["edge"], 100])
     ).transform_calculate(
         分组中点="(datum.分组起点 + datum.分组终点) / 2"
     ).transform_window(
         堆叠序号="row_number()", groupby=["分组起点"],
         sort=[alt.SortField("降幅（%）", order="descending"), alt.SortField("产品编号")],
-    ).mark_circle(size=round(size, 1), opacity=0.85, stroke="white", strokeWidth=0.5).encode(
-        x=alt.X(field="分组中点", type="quantitative", title="降幅（%）", scale=alt.Scale(domain=[edge, 100]),
+    ).mark_circle(size=v["size"], opacity=0.85, stroke="white", strokeWidth=0.5).encode(
+        x=alt.X(field="分组中点", type="quantitative", title="降幅（%）", scale=alt.Scale(domain=[v["edge"], 100]),
                 axis=axis),
         y=alt.Y(field="堆叠序号", type="quantitative", title="产品数（个）",
-                scale=alt.Scale(domain=[0, stack + 0.5]), axis=alt.Axis(tickMinStep=1, format="d")),
+                scale=alt.Scale(domain=[0, v["top"]]), axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color(field="企业类型", type="nominal", title="企业类型", scale=alt.Scale(**COMPANY_TYPES)),
         tooltip=[_tip("产品"), _tip("企业"), _tip("竞争单元"),
                  _tip("降幅（%）", "quantitative", format=".1f"),
                  _tip("集采前中位价", "quantitative", format=PRICE_TIP_FORMAT),
                  _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"), _tip("来源")],
-    ).properties(width=WIDTH, height=height)
+    )
 
 
 @unchecked
-def winners_chart(frame: pd.DataFrame) -> alt.Chart:
+def winners_chart(v: dict) -> alt.Chart:
     """Stacked bars: one segment per winning product, companies by count."""
     return alt.Chart(DATA).mark_bar(stroke="white", strokeWidth=1).encode(
         y=alt.Y(field="企业", type="nominal", title="企业",
@@ -400,21 +480,27 @@ def winners_chart(frame: pd.DataFrame) -> alt.Chart:
 
 def log_scale(frame: pd.DataFrame, value: str, panel: str) -> bool:
     """Log scale when the prices within one panel span more than a factor of 10."""
-    spans = frame.groupby(panel)[value].agg(lambda s: s.max() / s.min())
+    prices = frame.groupby(panel)[value]
+    spans = prices.max() / prices.min()
     return bool(len(spans) and spans.max() > 10)
 
 
-@unchecked
-def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
-    """Price per smallest unit by date (each date of a round, renewal or listing
-    one column), company (colour) and kind of price (shape); one panel per
-    strength and price unit, so 元/片 and 元/支 never share an axis."""
+def unit_prices_values(frame: pd.DataFrame) -> dict:
     log = log_scale(frame, "单位价格", "分组")
     units = sorted(frame["价格单位"].unique())
     unit = units[0] if len(units) == 1 else "单位见各分组标题"
-    y = alt.Y(field="单位价格", type="quantitative",
-              title=f"每最小单位价格（{unit}{'，对数刻度' if log else ''}）",
-              scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+    return {"log": log, "by_company": bool(frame["企业"].nunique() <= COLOUR_COMPANIES),
+            "y_title": f"每最小单位价格（{unit}{'，对数刻度' if log else ''}）",
+            "panels": sorted(frame["分组"].unique())}
+
+
+@unchecked
+def unit_prices_chart(v: dict) -> alt.FacetChart:
+    """Price per smallest unit by date (each date of a round, renewal or listing
+    one column), company (colour) and kind of price (shape); one panel per
+    strength and price unit, so 元/片 and 元/支 never share an axis."""
+    y = alt.Y(field="单位价格", type="quantitative", title=v["y_title"],
+              scale=alt.Scale(type="log") if v["log"] else alt.Scale(zero=False))
     x = alt.X(field="日期", type="ordinal", title="价格日期（结果公布、接续、挂网）", sort="ascending",
               axis=alt.Axis(labelAngle=0))
     shape = alt.Shape(field="价格类型", type="nominal", title="价格类型",
@@ -422,7 +508,7 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
     tooltip = [_tip("产品"), _tip("企业"), _tip("价格类型"),
                _tip("单位价格", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
                _tip("日期"), _tip("地区"), _tip("批次"), _tip("来源")]
-    if frame["企业"].nunique() <= COLOUR_COMPANIES:
+    if v["by_company"]:
         colour = alt.Color(field="企业", type="nominal", title="企业", scale=alt.Scale(scheme="tableau10"))
         reference_colour, line_colour = alt.value("#8a8a8a"), colour
     else:  # too many companies to tell apart by colour: colour the kind of price
@@ -436,32 +522,34 @@ def unit_prices_chart(frame: pd.DataFrame) -> alt.FacetChart:
     points = alt.Chart().transform_filter(_present("产品编号")).mark_point(
         size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
     return alt.layer(reference, lines, points, data=DATA).properties(width=WIDTH, height=200).facet(
-        row=alt.Row(field="分组", type="nominal", title=None, sort=sorted(frame["分组"].unique()),
-                    header=alt.Header(**HEADER)),
+        row=alt.Row(field="分组", type="nominal", title=None, sort=v["panels"], header=alt.Header(**HEADER)),
     ).resolve_scale(y="independent")
 
 
 BASIS_ORDER = ["按中选价", "按同组最高中选价", "其他"]
 
 
-@unchecked
-def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
-    """One row per product: its payment standards in every region (diamonds,
-    coloured by basis) against its winning price (tick); one panel per unit."""
+def payment_values(frame: pd.DataFrame) -> dict:
     units = sorted(frame["价格单位"].unique())
     unit = units[0] if len(units) == 1 else "单位见各分组标题"
+    return {"x_title": f"价格（{unit}）"}
+
+
+@unchecked
+def payment_chart(v: dict) -> alt.FacetChart:
+    """One row per product: its payment standards in every region (diamonds,
+    coloured by basis) against its winning price (tick); one panel per unit."""
     y = alt.Y(field="图中标签", type="nominal", title=None, sort="ascending", axis=alt.Axis(labelLimit=300))
-    x_title = f"价格（{unit}）"
     tooltip = [_tip("企业"), _tip("产品"), _tip("医保支付标准", "quantitative", format=PRICE_TIP_FORMAT),
                _tip("中选价", "quantitative", format=PRICE_TIP_FORMAT), _tip("价格单位"),
                _tip("支付标准依据"), _tip("地区数", "quantitative"), _tip("地区"),
                _tip("生效日期"), _tip("截止日期"), _tip("来源")]
     winning = alt.Chart().transform_filter(_present("中选价")).mark_tick(
         color="#222", thickness=2, size=18).encode(
-        x=alt.X(field="中选价", type="quantitative", title=x_title, scale=alt.Scale(zero=True)), y=y,
+        x=alt.X(field="中选价", type="quantitative", title=v["x_title"], scale=alt.Scale(zero=True)), y=y,
         tooltip=tooltip)
     standards = alt.Chart().mark_point(shape="diamond", size=90, filled=True, opacity=0.85).encode(
-        x=alt.X(field="医保支付标准", type="quantitative", title=x_title), y=y,
+        x=alt.X(field="医保支付标准", type="quantitative", title=v["x_title"]), y=y,
         color=alt.Color(field="支付标准依据", type="nominal", title="支付标准依据",
                         scale=alt.Scale(domain=BASIS_ORDER, range=["#1f77b4", "#ff7f0e", "#d62728"])),
         tooltip=tooltip)
@@ -471,12 +559,15 @@ def payment_chart(frame: pd.DataFrame) -> alt.FacetChart:
     ).resolve_scale(y="independent", x="independent")
 
 
+def timeline_values(frame: pd.DataFrame) -> dict:
+    return {"labels": list(dict.fromkeys(frame["图中标签"]))}
+
+
 @unchecked
-def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
+def timeline_chart(v: dict) -> alt.LayerChart:
     """One row per notice: the agreement period as a bar, the notice's
     publication and the start of execution as points."""
-    y = alt.Y(field="图中标签", type="nominal", title=None, sort=list(dict.fromkeys(frame["图中标签"])),
-              axis=alt.Axis(labelLimit=320))
+    y = alt.Y(field="图中标签", type="nominal", title=None, sort=v["labels"], axis=alt.Axis(labelLimit=320))
     tooltip = [_tip("批次"), _tip("通知标题"), _tip("文号"), _tip("发文机关"),
                _tip("通知发布日期"), _tip("执行开始日期"), _tip("协议期截止日期"), _tip("来源")]
     bars = alt.Chart().transform_filter(_present("协议期截止日期")).mark_bar(height=10, color="#9ecae1").encode(
@@ -494,6 +585,14 @@ def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, points, data=DATA).properties(width=WIDTH, height=alt.Step(22))
 
 
+ROUNDS = ChartKind(rounds_values, rounds_chart)
+CUTS = ChartKind(cuts_values, cuts_chart, variant=("overflow",))
+WINNERS = ChartKind(no_values, winners_chart)
+UNIT_PRICES = ChartKind(unit_prices_values, unit_prices_chart, variant=("log", "by_company"))
+PAYMENT = ChartKind(payment_values, payment_chart)
+TIMELINE = ChartKind(timeline_values, timeline_chart)
+
+
 # ---------------------------------------------------------------- plan
 
 @dataclass
@@ -502,7 +601,7 @@ class ChartPlan:
     name: str
     title: str
     frame: pd.DataFrame
-    make: Callable[[pd.DataFrame], alt.TopLevelMixin]  # one of the chart functions above
+    kind: ChartKind
     notes: list[str]
     unit_line: str
     load: str = "visible"
@@ -510,11 +609,6 @@ class ChartPlan:
     @property
     def chart_id(self) -> str:
         return f"{self.page}/{self.name}"
-
-    @property
-    def chart(self) -> alt.TopLevelMixin:
-        """Built when asked (in the worker that renders it), not when planned."""
-        return self.make(self.frame)
 
 
 def _units(frame: pd.DataFrame, column: str) -> str:
@@ -532,36 +626,36 @@ def plan(pkg, derived: dict[str, pd.DataFrame]):
     products = _by(derived["chart_products"], "batch_id")
     frame, notes = rounds_frame(derived["chart_rounds"])
     if len(frame):
-        yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, rounds_chart, notes,
+        yield ChartPlan("home", "rounds", "各批次中选产品降价幅度（中位数）", frame, ROUNDS, notes,
                         "单位：%（降幅）", load="intent")
     for batch_id, name in derived["rounds"][["batch_id", "name"]].itertuples(index=False):
         rows = products.get(batch_id, empty)
         frame, notes = cuts_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "cuts", f"{name}：中选产品降幅分布", frame,
-                            cuts_chart, notes, "单位：%（降幅）")
+                            CUTS, notes, "单位：%（降幅）")
         frame, notes = winners_frame(rows, batch_id)
         if len(frame):
             yield ChartPlan(f"round/{batch_id}", "winners", f"{name}：各企业中选产品数", frame,
-                            winners_chart, notes, "单位：个（中选产品）")
+                            WINNERS, notes, "单位：个（中选产品）")
     prices = _by(derived["chart_price_points"], "unit_id")
     payment = _by(derived["chart_payment"], "unit_id")
     for unit_id, name in derived["units"][["unit_id", "name"]].itertuples(index=False):
         if unit_id in prices:
             frame, notes = unit_prices_frame(prices[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "prices", f"{name}：各企业、各批次的单位价格", frame,
-                            unit_prices_chart, notes, "单位：" + _units(frame, "价格单位"))
+                            UNIT_PRICES, notes, "单位：" + _units(frame, "价格单位"))
         if unit_id in payment:
             frame, notes = payment_frame(payment[unit_id], unit_id)
             yield ChartPlan(f"unit/{unit_id}", "payment", f"{name}：医保支付标准与中选价", frame,
-                            payment_chart, notes,
+                            PAYMENT, notes,
                             "单位：" + _units(frame, "价格单位") + "；◆ 医保支付标准，｜ 中选价")
     notices = _by(derived["chart_execution"], "region_code")
     for code, name in derived["provinces"][["region_code", "name"]].itertuples(index=False):
         if code in notices:
             frame, notes = timeline_frame(notices[code], code)
             yield ChartPlan(f"province/{code}", "timeline", f"{name}：集采结果执行时间", frame,
-                            timeline_chart, notes, "日期：年-月-日")
+                            TIMELINE, notes, "日期：年-月-日")
 
 
 def wrap(text: str, limit: float) -> list[str]:
@@ -587,20 +681,56 @@ def subtitle(plan_: ChartPlan, pkg) -> list[str]:
     return [line for text in (plan_.unit_line, f"来源：{shown}", tail) for line in wrap(text, 52)]
 
 
-def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
-    """The Vega-Lite spec as published: the chart with its title, config and
-    the frame's rows in place of the DATA placeholder. Altair checks specs
-    against the Vega-Lite schema only when asked (the tests do)."""
-    with debug_mode(validate):
-        spec = plan_.chart.to_dict(validate=False)
+def chart_values(plan_: ChartPlan, pkg) -> dict:
+    """Every value of the chart's spec that its data gives: its kind's values,
+    the frame's rows, its title and subtitle."""
+    values = plan_.kind.values(plan_.frame)
+    values.update(rows=rows_of(plan_.frame), title=wrap(plan_.title, 36), subtitle=subtitle(plan_, pkg),
+                  description=plan_.title)
+    return values
+
+
+def drawn(kind: ChartKind, values: dict) -> dict:
+    """The spec of a chart of this kind drawn by Altair with these values
+    (Slots in a template), its title, config and rows in place of the DATA
+    placeholder. These are set on the dict: Altair's .properties() and
+    .configure() deep-copy every layer of the chart again."""
+    spec = kind.draw(values).to_dict(validate=False)
     if spec.get("data") != {"name": ROWS}:
-        raise ValueError(f"{plan_.chart_id}: the chart's data is not the DATA placeholder: {spec.get('data')}")
-    # Set on the dict: Altair's .properties() and .configure() deep-copy every
-    # layer of the chart again (~20 ms per chart).
-    spec["data"] = {"values": rows_of(plan_.frame)}
-    spec["title"] = {"text": wrap(plan_.title, 36), "subtitle": subtitle(plan_, pkg)}
-    spec["description"] = plan_.title
+        raise ValueError(f"{kind.draw.__name__}: the chart's data is not the DATA placeholder: {spec.get('data')}")
+    spec["data"] = {"values": values["rows"]}
+    spec["title"] = {"text": values["title"], "subtitle": values["subtitle"]}
+    spec["description"] = values["description"]
     spec["config"] = copy.deepcopy(CONFIG)
+    return spec
+
+
+@lru_cache(maxsize=None)
+def template(kind: ChartKind, variant: tuple) -> dict:
+    """The spec of a chart of this kind and variant ((name, value) pairs),
+    drawn once, with a Slot for every other value. Never changed: filled
+    into a copy."""
+    return drawn(kind, _Slots(variant))
+
+
+def _fill(node, values: dict):
+    """A copy of a template with each Slot replaced by its value."""
+    kind = type(node)
+    if kind is dict:
+        return {k: _fill(v, values) for k, v in node.items()}
+    if kind is list:
+        return [_fill(v, values) for v in node]
+    if kind is Slot:
+        return values[node.name]
+    return node
+
+
+def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
+    """The Vega-Lite spec as published: its kind's template for its variant,
+    filled with its values. Altair checks specs against the Vega-Lite schema
+    only when asked (the tests do)."""
+    values = chart_values(plan_, pkg)
+    spec = _fill(template(plan_.kind, tuple((k, values[k]) for k in plan_.kind.variant)), values)
     if validate:
         alt.vegalite.v6.schema.core.Root.validate(spec)
     return spec
@@ -678,7 +808,12 @@ def bundle_file() -> Path:
             "under the MIT or ISC licence (lodash.debounce, fast-json-patch, json-stringify-pretty-compact,\n"
             "semver and others), as stated in each package.\n", encoding="utf-8")
 
-    return _atomic_dir(cache_dir() / "vega" / _bundle_key(), fill) / BUNDLE_FILE
+    return _atomic_dir(_bundle_dir(), fill) / BUNDLE_FILE
+
+
+def _bundle_dir() -> Path:
+    return cache_dir() / "vega" / _bundle_key()
+
 
 
 def write_bundle(docs_dir: Path) -> Path:
@@ -733,35 +868,33 @@ def _cache_path(text: str) -> Path:
     return cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
 
 
-def cached_svgs(texts: list[str], names: list[str], renderer: chromium.SvgRenderer) -> list[str]:
-    """The SVG of each spec text. An SVG depends only on its spec, the fonts
-    and the renderer, so it is cached by their hash: a rebuild renders only
-    the charts whose data changed, and starts no browser when there are none."""
+def cached_svgs(texts: list[str], names: list[str], draw) -> Callable[[], list[str]]:
+    """What waits for the SVG of each spec text. An SVG depends only on its
+    spec, the fonts and the renderer, so it is cached by their hash: a rebuild
+    renders only the charts whose data changed, and starts no browser when
+    there are none. draw(texts, names) sets the uncached ones drawing and
+    returns what waits for their SVGs."""
     paths = [_cache_path(t) for t in texts]
     svgs = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
     todo = [i for i, s in enumerate(svgs) if s is None]
-    if todo:
-        for i, svg in zip(todo, renderer.svgs([texts[i] for i in todo], [names[i] for i in todo])):
+    drawn_ = draw([texts[i] for i in todo], [names[i] for i in todo]) if todo else None
+
+    def wait() -> list[str]:
+        for i, svg in zip(todo, drawn_() if drawn_ else []):
             svgs[i] = svg
             paths[i].parent.mkdir(parents=True, exist_ok=True)
             tmp = paths[i].with_name(f".{paths[i].name}.{os.getpid()}")
             tmp.write_text(svg, encoding="utf-8")
             os.replace(tmp, paths[i])
-    return svgs
-
-
-def _render_specs(specs: list[dict]) -> list[str]:
-    with chromium.SvgRenderer(bundle_file()) as renderer:
-        return renderer.svgs([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])
+        return svgs
+    return wait
 
 
 def render_svgs(specs: list[dict]) -> list[str]:
     """SVGs of specs, uncached, by a browser started and closed for them (in
-    a forked process when it can, like the stage, so this one stays clean)."""
-    if _fork_safe() and "fork" in mp.get_all_start_methods():
-        with mp.get_context("fork").Pool(1) as pool:
-            return pool.apply(_render_specs, (specs,))
-    return _render_specs(specs)
+    a process of its own, like the stage's)."""
+    with chromium.SvgProcess(_bundle()) as drawing:
+        return drawing.draw([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])()
 
 
 def _svg_size(svg: str) -> tuple[int, int]:
@@ -787,48 +920,16 @@ def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> Chart
 
 
 # ---------------------------------------------------------------- the stage
-# Charts are built and written in forked worker processes, one per CPU: they
-# inherit the plans and the package without pickling, and callers need no
-# `if __name__ == "__main__"` guard (spawn would re-run their script). Each
-# worker starts its own Chromium on its first uncached chart and renders a
-# chunk of charts per call, so the parent never holds a browser (a test
-# process may already drive one with Playwright's sync API, which allows one
-# per thread). Making the Vega bundle starts vl_convert's runtime, and forking
-# a process where that runtime runs (its tokio and V8 threads are not copied)
-# makes children that hang in it, so a worker makes it, and a process that
-# already runs that runtime builds in-process.
+# This process builds every spec (a filled template, ~1 ms) and writes the
+# charts; one drawing process (chromium.SvgProcess) owns the browser, with a
+# page per CPU drawing at once, and draws the specs that are not cached,
+# while this one builds and writes the next chunk. Making the Vega bundle
+# starts vl_convert's runtime (~0.2 GB, kept until the process ends), and
+# forking a process where that runtime runs (its tokio and V8 threads are not
+# copied) makes children that hang in it (the pages stage forks), so a
+# short-lived fork makes it, unless the runtime already runs here.
 
-CHUNK = 24  # charts per task and per browser call: few calls, both workers busy to the end
-_job: dict = {}  # what the workers inherit at fork
-_renderer: list = []  # this process's SvgRenderer, once started
-
-
-def _process_renderer() -> chromium.SvgRenderer:
-    if not _renderer:
-        lock = _job.get("bundle_lock")
-        if lock is None:
-            bundle = bundle_file()
-        else:  # one worker makes it, the other waits and finds it
-            with lock:
-                bundle = bundle_file()
-        _renderer.append(chromium.SvgRenderer(bundle))
-        if mp.parent_process() is not None:  # a pool worker: close the browser when the pool ends
-            mp.util.Finalize(None, _close_renderer, exitpriority=10)
-    return _renderer[0]
-
-
-def _close_renderer() -> None:
-    while _renderer:
-        _renderer.pop().close()
-
-
-def _render_chunk(indices) -> list[ChartArtifact]:
-    plans = [_job["plans"][i] for i in indices]
-    specs = [spec_of(p, _job["pkg"]) for p in plans]
-    texts = [spec_text(s) for s in specs]
-    renderer = _renderer[0] if _renderer else _process_renderer()
-    svgs = cached_svgs(texts, [p.chart_id for p in plans], renderer)
-    return [write_chart(p, s, svg, _job["docs_dir"]) for p, s, svg in zip(plans, specs, svgs)]
+CHUNK = 96  # charts per task for the drawing process
 
 
 def _fork_safe() -> bool:
@@ -840,6 +941,18 @@ def _fork_safe() -> bool:
     return not any(n.startswith(("tokio-runtime", "V8 ")) for n in names)
 
 
+def _bundle() -> Path:
+    """bundle_file(), made in a forked process when it is not cached yet."""
+    if not _bundle_dir().is_dir() and _fork_safe() and "fork" in mp.get_all_start_methods():
+        gc.freeze()  # the fork does not copy this process's objects by walking them
+        try:
+            with mp.get_context("fork").Pool(1) as maker:
+                maker.apply(bundle_file)
+        finally:
+            gc.unfreeze()
+    return bundle_file()
+
+
 def workers() -> int:
     env = os.environ.get(WORKERS_ENV)
     if env:
@@ -847,29 +960,24 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def _write(ctx, plans: list[ChartPlan], specs: list[dict], svgs: Callable[[], list[str]]) -> None:
+    for p, spec, svg in zip(plans, specs, svgs()):
+        ctx.charts[p.chart_id] = write_chart(p, spec, svg, ctx.docs_dir)
+
+
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts."""
     plans = list(plan(ctx.pkg, ctx.derived))
     render_identity()  # fails early, with the fix, when the CJK font is missing
-    _job.update(plans=plans, pkg=ctx.pkg, docs_dir=ctx.docs_dir)
-    chunks = [range(i, min(i + CHUNK, len(plans))) for i in range(0, len(plans), CHUNK)]
-    try:
-        if _fork_safe() and "fork" in mp.get_all_start_methods():
-            fork = mp.get_context("fork")
-            _job["bundle_lock"] = fork.Lock()
-            with fork.Pool(max(1, min(workers(), len(chunks)))) as pool:
-                for artifacts in pool.imap(_render_chunk, chunks):
-                    for a in artifacts:
-                        ctx.charts[a.chart_id] = a
-                if not chunks:
-                    pool.apply(bundle_file)
-                pool.close()
-                pool.join()
-        else:
-            for chunk in chunks:
-                for a in _render_chunk(chunk):
-                    ctx.charts[a.chart_id] = a
-        write_bundle(ctx.docs_dir)
-    finally:
-        _close_renderer()
-        _job.clear()
+    with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:
+        pending: deque = deque()
+        for start in range(0, len(plans), CHUNK):
+            chunk = plans[start:start + CHUNK]
+            specs = [spec_of(p, ctx.pkg) for p in chunk]
+            svgs = cached_svgs([spec_text(s) for s in specs], [p.chart_id for p in chunk], drawing.draw)
+            pending.append((chunk, specs, svgs))
+            if len(pending) > 1:
+                _write(ctx, *pending.popleft())
+        while pending:
+            _write(ctx, *pending.popleft())
+    write_bundle(ctx.docs_dir)

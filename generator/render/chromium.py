@@ -1,26 +1,36 @@
 """Static chart SVGs drawn by Vega in headless Chromium (Debian `chromium`).
 
-The page holds nothing but the Vega bundle the site ships (charts.write_bundle);
-each call converts a batch of Vega-Lite specs with vega-embed and View.toSVG()
-(renderer "none": no DOM drawing). Text is measured by the browser's canvas
-with the installed Noto Sans CJK SC in microseconds, where vl_convert took
-~1 ms per label. No request leaves the page: every request is aborted, and
-the specs carry their data inline.
+Each page holds nothing but the Vega bundle the site ships (charts.write_bundle)
+and RENDER_JS; each call converts a batch of Vega-Lite specs with vega-embed
+and View.toSVG() (renderer "none": no DOM drawing). Text is measured by the
+browser's canvas with the installed Noto Sans CJK SC in microseconds, where
+vl_convert took ~1 ms per label. No request leaves the page: every request is
+aborted, and the specs carry their data inline.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import queue
+import subprocess
+import sys
+import threading
+from collections import deque
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-quic", "--disable-extensions"]
-# One batch per call: specs as one JSON string (Playwright serialises a string
-# far faster than nested objects), an SVG or an error message per spec.
-RENDER_JS = """async (text) => {
+# Loaded into each page after the bundle: draw() converts a batch of specs
+# (one JSON string: Playwright serialises a string far faster than nested
+# objects) to an SVG or an error message per spec. START sets a batch going
+# and returns at once; FINISH waits for it. So one process keeps a page per
+# CPU busy with Playwright's sync API: each page is a renderer process of
+# its own (a browser context each) that draws while the others are set
+# going or read.
+RENDER_JS = """window.draw = async (text) => {
   const out = [];
   for (const spec of JSON.parse(text)) {
     try {
@@ -33,7 +43,13 @@ RENDER_JS = """async (text) => {
     }
   }
   return out;
-}"""
+};"""
+START_JS = "(text) => { window.job = window.draw(text); }"
+FINISH_JS = "() => window.job"
+BATCH = 6  # charts per page call: pages finish their last batches of a call close together
+# Charts a page draws before a fresh one replaces it: a page's memory grew to
+# ~1.2 GB over ~3,000 charts of the national package.
+RECYCLE = 300
 LAUNCH_ERROR = ("无法启动无头 Chromium（Debian 包 chromium，{path}）：运行 `make system` 安装。"
                 "静态图表 SVG 由 Chromium 中的 Vega 绘制。原因：{reason}")
 
@@ -46,16 +62,21 @@ def identity() -> str:
         browser = [CHROMIUM, st.st_size, int(st.st_mtime)]
     except OSError:
         browser = [CHROMIUM, None]
-    return json.dumps([browser, hashlib.sha256(RENDER_JS.encode()).hexdigest()[:16]])
+    scripts = "\n".join([RENDER_JS, START_JS, FINISH_JS])
+    return json.dumps([browser, hashlib.sha256(scripts.encode()).hexdigest()[:16]])
 
 
 class SvgRenderer:
-    """One headless Chromium with one page that has the Vega bundle loaded;
+    """One headless Chromium with `pages` pages that have the Vega bundle
+    loaded, each in a browser context (and so a renderer process) of its own;
     started on first use, so a build whose SVGs are all cached starts none."""
 
-    def __init__(self, bundle: Path):
-        self.bundle = bundle
-        self._pw = self._browser = self._page = None
+    def __init__(self, bundle: Path, pages: int = 1):
+        self.bundle, self.n_pages = bundle, max(1, pages)
+        self._pw = self._browser = None
+        self._pages: list = []
+        self._drawn: list[int] = []  # charts each page has drawn
+        self._script = ""
 
     def _start(self) -> None:
         from playwright.sync_api import Error, sync_playwright
@@ -67,20 +88,49 @@ class SvgRenderer:
             self.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RuntimeError(LAUNCH_ERROR.format(path=CHROMIUM, reason=reason)) from None
+        self._script = self.bundle.read_text(encoding="utf-8")
+        self._pages = [self._new_page() for _ in range(self.n_pages)]
+        self._drawn = [0] * self.n_pages
+
+    def _new_page(self):
         # UTC: a chart's dates never depend on the machine's time zone.
         context = self._browser.new_context(timezone_id="UTC")
         context.route("**/*", lambda route: route.abort())
-        self._page = context.new_page()
-        self._page.add_script_tag(content=self.bundle.read_text(encoding="utf-8"))
+        page = context.new_page()
+        page.add_script_tag(content=self._script)
+        page.add_script_tag(content=RENDER_JS)
+        return page
 
     def svgs(self, texts: list[str], names: list[str]) -> list[str]:
-        """The SVG of each spec (its JSON text); names say which chart failed."""
-        if self._page is None:
+        """The SVG of each spec (its JSON text); names say which chart failed.
+        Batches go to the pages in turn; a page gets its next batch once its
+        last one is read, while the others draw theirs."""
+        if not self._pages:
             self._start()
-        results = self._page.evaluate(RENDER_JS, "[" + ",".join(texts) + "]")
-        for name, result in zip(names, results):
+        out: list[str] = []
+        batches = [range(i, min(i + BATCH, len(texts))) for i in range(0, len(texts), BATCH)]
+        running: deque = deque()
+        for batch in batches:
+            if len(running) == len(self._pages):
+                out += self._finish(*running.popleft(), names)
+            i = next(i for i, p in enumerate(self._pages) if all(p is not q for q, _ in running))
+            if self._drawn[i] >= RECYCLE:  # a fresh page (context, renderer process) takes its place
+                self._pages[i].context.close()
+                self._pages[i], self._drawn[i] = self._new_page(), 0
+            page = self._pages[i]
+            self._drawn[i] += len(batch)
+            page.evaluate(START_JS, "[" + ",".join(texts[i] for i in batch) + "]")
+            running.append((page, batch))
+        while running:
+            out += self._finish(*running.popleft(), names)
+        return out
+
+    @staticmethod
+    def _finish(page, batch: range, names: list[str]) -> list[str]:
+        results = page.evaluate(FINISH_JS)
+        for i, result in zip(batch, results):
             if "error" in result:
-                raise RuntimeError(f"{name}: Vega could not draw the chart: {result['error']}")
+                raise RuntimeError(f"{names[i]}: Vega could not draw the chart: {result['error']}")
         return [r["svg"] for r in results]
 
     def close(self) -> None:
@@ -88,10 +138,99 @@ class SvgRenderer:
             self._browser.close()
         if self._pw is not None:
             self._pw.stop()
-        self._pw = self._browser = self._page = None
+        self._pw = self._browser = None
+        self._pages = []
 
     def __enter__(self) -> SvgRenderer:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class SvgProcess:
+    """An SvgRenderer in a process of its own, `python chromium.py CHROMIUM
+    BUNDLE PAGES`, started on first use: a task's spec texts go in and its
+    SVGs come out as one JSON line each way, tasks answered in order. A task
+    is sent by a thread, so the caller builds the next while this one draws.
+    A fresh process rather than a fork of the build: a fork of a national
+    build copied ~0.5 GB of its heap as it allocated, and the parent may
+    already drive a browser with Playwright's sync API (one per thread)."""
+
+    def __init__(self, bundle: Path, pages: int = 1):
+        self.bundle, self.pages = bundle, pages
+        self._proc = self._sender = None
+        self._tasks: queue.Queue = queue.Queue()
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen([sys.executable, __file__, CHROMIUM, str(self.bundle), str(self.pages)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._sender = threading.Thread(target=self._send, daemon=True)
+        self._sender.start()
+
+    def _send(self) -> None:
+        try:
+            for line in iter(self._tasks.get, None):
+                self._proc.stdin.write(line)
+                self._proc.stdin.flush()
+            self._proc.stdin.close()
+        except OSError:  # the process ended: the reader says why
+            pass
+
+    def draw(self, texts: list[str], names: list[str]):
+        """Sends the task; returns what waits for its SVGs (call those in order)."""
+        if self._proc is None:
+            self._start()
+        self._tasks.put(json.dumps({"texts": texts, "names": names}, ensure_ascii=False).encode() + b"\n")
+        return self._reply
+
+    def _reply(self) -> list[str]:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the chart drawing process ended (exit code {self._proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["svgs"]
+
+    def close(self) -> None:
+        if self._proc is None:
+            return
+        self._tasks.put(None)
+        self._sender.join(timeout=5)
+        try:
+            self._proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+        self._proc = self._sender = None
+
+    def __enter__(self) -> SvgProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None and self._proc is not None:
+            self._proc.kill()  # tasks still queued are not drawn
+        self.close()
+
+
+def main(argv: list[str]) -> int:
+    """The drawing process of SvgProcess: tasks on stdin, replies on stdout."""
+    global CHROMIUM
+    CHROMIUM, bundle, pages = argv[0], Path(argv[1]), int(argv[2])
+    out = sys.stdout.buffer
+    with SvgRenderer(bundle, pages) as renderer:
+        for line in sys.stdin.buffer:
+            task = json.loads(line)
+            try:
+                reply = {"svgs": renderer.svgs(task["texts"], task["names"])}
+            except RuntimeError as exc:
+                reply = {"error": str(exc)}
+            out.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+            out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
