@@ -38,9 +38,10 @@ nearly all of it measuring text (~1 ms per label).
   ~0.16 GB, the browser process ~0.13 GB, the rest small); before, each of
   two forked workers ran a browser of its own, pages were never replaced
   (a page grew to ~1.2 GB over a national build), and a forked process
-  copies ~0.5 GB of a national build's heap as it allocates. National (6,235 charts, cold cache,
-  2 shared cores): the stage took 212 s and its process tree peaked at
-  2.6 GB, the build process holding 1.35 GB of it (before: 230 s, 5.5 GB).
+  copies ~0.5 GB of a national build's heap as it allocates. National
+  (6,235 charts, cold cache, 2 shared cores): the stage took 212 s and its
+  process tree peaked at 2.6 GB, the build process holding 1.35 GB of it
+  (before: 230 s, 5.5 GB).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
   fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
   renders only the charts whose data changed and starts no browser when none
