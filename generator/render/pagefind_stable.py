@@ -46,11 +46,7 @@ class PagefindFormatChanged(RuntimeError):
 def stabilise(bundle: Path) -> None:
     """Sort every filter's values and rename the filter, metadata and entry files
     after their new content. Idempotent."""
-    entry_path = bundle / "pagefind-entry.json"
-    entry = json.loads(entry_path.read_text(encoding="utf-8"))
-    for lang, info in sorted(entry["languages"].items()):
-        meta_path = bundle / f"pagefind.{info['hash']}.pf_meta"
-        meta = _read(meta_path)
+    def sort_filters(lang: str, meta_path: Path, meta: list) -> None:
         filters = meta[3]
         if not (isinstance(filters, list) and all(isinstance(f, list) and len(f) == 2 for f in filters)):
             raise PagefindFormatChanged(f"{meta_path.name}: unexpected filter list")
@@ -64,27 +60,20 @@ def stabilise(bundle: Path) -> None:
                 path.unlink()
             renamed.append([name, new_hash])
         meta[3] = sorted(renamed)
-        new_meta = _write(bundle, meta, f"pagefind.{lang}_", 10, ".pf_meta")
-        if f"{new_meta}.pf_meta" != meta_path.name:
-            meta_path.unlink()
-        info["hash"] = new_meta.removeprefix("pagefind.")
-    entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+    _edit_metadata(bundle, sort_filters)
 
 
 def compact_pages(bundle: Path) -> None:
     """Rename every page's fragment to <folder>/<page number in hex, backwards>, set every
     word count to 1, and rewrite the metadata and the entry to match. Idempotent."""
-    entry_path = bundle / "pagefind-entry.json"
-    entry = json.loads(entry_path.read_text(encoding="utf-8"))
-    for lang, info in sorted(entry["languages"].items()):
-        meta_path = bundle / f"pagefind.{info['hash']}.pf_meta"
-        meta = _read(meta_path)
+    def compact(lang: str, meta_path: Path, meta: list) -> None:
         pages = meta[1]
         if not (isinstance(pages, list) and all(isinstance(p, list) and len(p) == 2
                                                 and isinstance(p[0], str) for p in pages)):
             raise PagefindFormatChanged(f"{meta_path.name}: unexpected page list")
         if all("/" in page[0] for page in pages):
-            continue
+            return
         folder = hashlib.sha256("\n".join(p[0] for p in pages).encode()).hexdigest()[:7]
         fragments = bundle / "fragment"
         (fragments / folder).mkdir(exist_ok=True)
@@ -96,6 +85,19 @@ def compact_pages(bundle: Path) -> None:
                 # plain strings: Path objects cost more than the renames at 37,600 pages
                 os.rename(f"{fragments}/{page[0]}.pf_fragment", f"{fragments}/{renamed[page[0]]}.pf_fragment")
             page[:] = [renamed[page[0]], 1]
+
+    _edit_metadata(bundle, compact)
+
+
+def _edit_metadata(bundle: Path, edit) -> None:
+    """edit(lang, meta_path, meta) each language's metadata in place, then store it
+    under a name from its new content and point the entry at that name."""
+    entry_path = bundle / "pagefind-entry.json"
+    entry = json.loads(entry_path.read_text(encoding="utf-8"))
+    for lang, info in sorted(entry["languages"].items()):
+        meta_path = bundle / f"pagefind.{info['hash']}.pf_meta"
+        meta = _read(meta_path)
+        edit(lang, meta_path, meta)
         new_meta = _write(bundle, meta, f"pagefind.{lang}_", 10, ".pf_meta")
         if f"{new_meta}.pf_meta" != meta_path.name:
             meta_path.unlink()
