@@ -56,10 +56,8 @@ class BuildContext:
         read files, and at national scale the tables hold ~600 MB that the MkDocs,
         search, link and safety stages would otherwise carry. The package's
         metadata stays (MkDocs' config reads it)."""
-        self.pkg = Package(self.pkg.path, self.pkg.meta)
-        self.derived, self.charts = {}, {}
-        gc.collect()
-        _return_freed_memory()
+        self.pkg, self.charts = Package(self.pkg.path, self.pkg.meta), {}
+        self.forget("")
 
     @property
     def files_dir(self) -> Path:
