@@ -499,7 +499,7 @@ def test_chart_block_escapes_everything_from_the_data():
     hostile = '</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;'
     artifact = C.ChartArtifact(
         chart_id="unit/u-x/prices", page="unit/u-x", title=hostile, notes=[hostile],
-        spec={"data": {"values": [{"企业": hostile}]}, "mark": "point"},
+        spec=C.spec_text({"data": {"values": [{"企业": hostile}]}, "mark": "point"}),
         columns=["企业", hostile], rows=[[hostile, "1"]],
         files={"csv": "charts/unit/u-x/prices.csv", "svg": "charts/unit/u-x/prices.svg"}, width=10, height=10)
     from generator.render.templating import environment

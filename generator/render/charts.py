@@ -58,6 +58,7 @@ import functools
 import gc
 import hashlib
 import io
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -73,6 +74,7 @@ from pathlib import Path
 from typing import Callable
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import vl_convert as vlc
 from altair.utils.schemapi import debug_mode
@@ -118,7 +120,7 @@ class ChartArtifact:
     page: str
     title: str
     notes: list[str]
-    spec: dict
+    spec: str  # the Vega-Lite spec as JSON (spec_text): far smaller than the dict, kept for the pages
     columns: list[str]
     rows: list[list[str]]
     files: dict[str, str]
@@ -147,8 +149,7 @@ class ChartArtifact:
     def spec_json(self) -> Markup:
         """The spec for <script type="application/json">: <, > and & escaped, so
         no data value can end the script element."""
-        text = json.dumps(self.spec, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        text = self.spec.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return Markup(text)
 
 
@@ -161,12 +162,17 @@ def _pct(fraction: float) -> float:
 
 
 def _table(columns: dict) -> pd.DataFrame:
-    """A frame from columns, index 0..n-1, missing text as None (JSON null), never NaN."""
-    frame = pd.DataFrame({k: list(v) for k, v in columns.items()})
-    for name in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[name]):
-            frame[name] = pd.Series([None if pd.isna(v) else v for v in frame[name]], dtype=object)
-    return frame
+    """A frame from columns, index 0..n-1, missing text as None (JSON null), never NaN.
+    Numbers and booleans keep their dtype; any other column holds objects."""
+    out = {}
+    for name, values in columns.items():
+        plain = isinstance(values, pd.Series) and isinstance(values.dtype, (np.dtype, pd.StringDtype))
+        values = (values if plain else pd.Series(list(values))).to_numpy()
+        if values.dtype.kind not in "biuf":
+            values = values.astype(object)
+            values[pd.isna(values)] = None
+        out[name] = values
+    return pd.DataFrame(out)
 
 
 def rounds_frame(rounds: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -242,14 +248,21 @@ def unit_prices_frame(price_points: pd.DataFrame, unit_id: str):
     return frame, notes
 
 
+def _joined(a, sep: str, b):
+    """a + sep + b, missing (None) when either is, as pandas' string addition."""
+    return None if pd.isna(a) or pd.isna(b) else f"{a}{sep}{b}"
+
+
 def payment_frame(payment: pd.DataFrame, unit_id: str):
     """Unit: one row per product and distinct payment standard, with the regions
     that set it and the product's winning price."""
     rows = payment[payment["unit_id"] == unit_id]
-    label = (rows["company"] + " " + rows["product"]).where(rows["company"].notna(), rows["product"])
+    label = [p if pd.isna(c) else _joined(c, " ", p) for c, p in zip(rows["company"].tolist(), rows["product"].tolist())]
     # The same label for products of different rounds: name the round.
-    products = rows["winner_id"].fillna("").groupby(label.to_numpy(), dropna=False).transform("nunique")
-    label = label.where(products.to_numpy() <= 1, label + "｜" + rows["round"])
+    products: dict = {}
+    for text, winner in zip(label, rows["winner_id"].tolist()):
+        products.setdefault(text, set()).add(None if pd.isna(winner) else winner)
+    label = [text if len(products[text]) <= 1 else _joined(text, "｜", r) for text, r in zip(label, rows["round"].tolist())]
     frame = _table({
         "图中标签": label, "企业": rows["company"], "产品": rows["product"], "批次": rows["round"],
         "医保支付标准": rows["amount"], "中选价": rows["winning_price"], "价格单位": rows["price_unit"],
@@ -481,9 +494,13 @@ def winners_chart(v: dict) -> alt.Chart:
 
 def log_scale(frame: pd.DataFrame, value: str, panel: str) -> bool:
     """Log scale when the prices within one panel span more than a factor of 10."""
-    prices = frame.groupby(panel)[value]
-    spans = prices.max() / prices.min()
-    return bool(len(spans) and spans.max() > 10)
+    low: dict = {}
+    high: dict = {}
+    for group, price in zip(frame[panel].tolist(), frame[value].tolist()):
+        if not (pd.isna(group) or pd.isna(price)):
+            low[group] = min(low.get(group, price), price)
+            high[group] = max(high.get(group, price), price)
+    return any(high[g] > 10 * low[g] for g in low)
 
 
 def unit_prices_values(frame: pd.DataFrame) -> dict:
@@ -905,13 +922,13 @@ def _svg_size(svg: str) -> tuple[int, int]:
     return (round(float(w.group(1))) if w else 0, round(float(h.group(1))) if h else 0)
 
 
-def write_chart(plan_: ChartPlan, spec: dict, svg: str, docs_dir: Path) -> ChartArtifact:
+def write_chart(plan_: ChartPlan, spec: str, svg: str, docs_dir: Path) -> ChartArtifact:
     folder = docs_dir / "charts" / plan_.page
     folder.mkdir(parents=True, exist_ok=True)
     frame = plan_.frame
     columns = list(frame.columns)
     numeric = {i for i, c in enumerate(columns) if pd.api.types.is_numeric_dtype(frame[c])}
-    rows = [[cell(v) for v in r] for r in frame.itertuples(index=False, name=None)]
+    rows = [[cell(v) for v in r] for r in zip(*(frame[c].tolist() for c in columns))]
     (folder / f"{plan_.name}.csv").write_text(csv_text(columns, rows, numeric), encoding="utf-8-sig")
     (folder / f"{plan_.name}.svg").write_text(svg, encoding="utf-8")
     base = f"charts/{plan_.chart_id}"
@@ -961,22 +978,21 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _write(ctx, plans: list[ChartPlan], specs: list[dict], svgs: Callable[[], list[str]]) -> None:
-    for p, spec, svg in zip(plans, specs, svgs()):
-        ctx.charts[p.chart_id] = write_chart(p, spec, svg, ctx.docs_dir)
+def _write(ctx, plans: list[ChartPlan], texts: list[str], svgs: Callable[[], list[str]]) -> None:
+    for p, text, svg in zip(plans, texts, svgs()):
+        ctx.charts[p.chart_id] = write_chart(p, text, svg, ctx.docs_dir)
 
 
 def render(ctx) -> None:
-    """The charts stage: runs before "pages", which embed ctx.charts."""
-    plans = list(plan(ctx.pkg, ctx.derived))
+    """The charts stage: runs before "pages", which embed ctx.charts. Plans are
+    made a chunk at a time, so only two chunks' frames are held at once."""
+    plans = plan(ctx.pkg, ctx.derived)
     render_identity()  # fails early, with the fix, when the CJK font is missing
     with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:
         pending: deque = deque()
-        for start in range(0, len(plans), CHUNK):
-            chunk = plans[start:start + CHUNK]
-            specs = [spec_of(p, ctx.pkg) for p in chunk]
-            svgs = cached_svgs([spec_text(s) for s in specs], [p.chart_id for p in chunk], drawing.draw)
-            pending.append((chunk, specs, svgs))
+        while chunk := list(itertools.islice(plans, CHUNK)):
+            texts = [spec_text(spec_of(p, ctx.pkg)) for p in chunk]
+            pending.append((chunk, texts, cached_svgs(texts, [p.chart_id for p in chunk], drawing.draw)))
             if len(pending) > 1:
                 _write(ctx, *pending.popleft())
         while pending:
