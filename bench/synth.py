@@ -266,24 +266,20 @@ def make_winners(rng, n: int, units: pd.DataFrame, batches: pd.DataFrame,
     drug = unit_cat == "drug"
     won = rng.random(n) < WON_SHARE
 
-    # strengths, units and packs. A unit has 1–3 strengths, as in the real
-    # national batches 1–4 (132 of 158 units one, 25 two, 1 three), and one
-    # smallest unit (片 or 粒, never both), so a unit's prices share 1–3 panels.
-    n_strengths = rng.choice([1, 2, 3], size=n_units, p=[0.84, 0.15, 0.01])
-    unit_strengths = np.argsort(rng.random((n_units, len(STRENGTHS))), axis=1)[:, :3]
-    st = unit_strengths[unit_ix, (rng.random(n) * n_strengths[unit_ix]).astype(int)]
+    # strengths, units and packs
+    st = rng.integers(0, len(STRENGTHS), n)
     st_value = np.array([STRENGTHS[k][0] for k in range(len(STRENGTHS))])[st]
     st_unit = np.array([STRENGTHS[k][1] for k in range(len(STRENGTHS))], dtype=object)[st]
     strength = np.array([f"{v:g}{u}" for v, u in zip(st_value.tolist(), st_unit.tolist())], dtype=object)
     form_of = {f[0]: f for f in DRUG_FORMS}
     unit_forms = units["form_group"].to_numpy()[unit_ix]
     smallest = np.empty(n, dtype=object)
-    pick = rng.integers(0, 2, n_units)[unit_ix]
+    pick = rng.integers(0, 2, n)
     for form_cn, (_, _, choices) in form_of.items():
         sel = drug & (unit_forms == form_cn)
         smallest[sel] = np.array(choices, dtype=object)[pick[sel] % len(choices)]
     cons_units = np.array(["个", "根", "套", "枚"], dtype=object)
-    smallest[~drug] = cons_units[rng.integers(0, 4, n_units)[unit_ix]][~drug]
+    smallest[~drug] = cons_units[rng.integers(0, 4, (~drug).sum())]
     pack_size = np.where(drug, np.array(PACK_SIZES)[rng.integers(0, len(PACK_SIZES), n)], 1)
     no_pack = rng.random(n) < 0.05
     pack_unit = np.where(drug, "盒", np.where(smallest == "套", "套", "个")).astype(object)

@@ -42,7 +42,6 @@ class BuildContext:
     site_dir: Path
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
     charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
-    search_records: list = field(default_factory=list)  # render.search: from the data, indexed after MkDocs
 
     def forget(self, prefix: str) -> None:
         """Drop the derived tables whose names start with prefix."""

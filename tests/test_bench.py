@@ -44,17 +44,6 @@ def test_small_package_is_valid_flagged_and_complete(tmp_path):
     assert (tables["payment_standards"]["winner_id"] == "").any()  # standards for a whole unit too
 
 
-
-def test_units_have_the_strengths_of_real_rounds():
-    """Like the real batches 1–4 (1.17 strengths per unit, at most 3): a drug
-    unit has 1–3 strengths, mostly one, and every unit one smallest unit, so a
-    unit's price chart has 1–3 panels, not one per winner."""
-    meta, tables = synth.generate(0.1)
-    w = tables["winners"].merge(tables["units"][["unit_id", "category"]], on="unit_id")
-    drugs = w[w["category"] == "drug"].groupby("unit_id")["strength"].nunique()
-    assert drugs.max() <= 3 and 1.05 < drugs.mean() < 1.4, drugs.describe()
-    assert (w.groupby("unit_id")["smallest_unit"].nunique() == 1).all()
-
 def test_sizes_scale_linearly_and_seed_is_fixed(tmp_path):
     for scale in (0.05, 1.0):
         a, b = synth.counts(scale), synth.counts(2 * scale)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -521,10 +522,17 @@ def resolve(site_dir: Path, recs: list[Record]) -> list[Record]:
     return kept
 
 
+def _records_file(ctx) -> Path:
+    return ctx.docs_dir.parent / "search-records.pickle"
+
+
 def collect(ctx) -> None:
     """Doc stage: the records of the data, made while the tables are loaded
-    (the build lets them go before MkDocs) and indexed by render."""
-    ctx.search_records = records(ctx.pkg, ctx.derived)
+    (the build lets them go before MkDocs) and indexed by render. They wait in
+    a file of the staging folder: the build process holds nothing made in the
+    tables' time through MkDocs and Pagefind."""
+    with open(_records_file(ctx), "wb") as fh:
+        pickle.dump(records(ctx.pkg, ctx.derived), fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def render(ctx) -> None:
@@ -533,7 +541,8 @@ def render(ctx) -> None:
     The records are written as small HTML files and indexed as one folder by the
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
-    recs = ctx.search_records + page_records(ctx.site_dir, handwritten_urls())
+    with open(_records_file(ctx), "rb") as fh:
+        recs = pickle.load(fh) + page_records(ctx.site_dir, handwritten_urls())
     kept = resolve(ctx.site_dir, recs)
     if len(kept) < len(recs):
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
