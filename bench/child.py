@@ -5,9 +5,10 @@ BuildResult with memory figures the build cannot see itself:
 
 - `tree_peak_mb`: the peak memory of the whole process tree (this Python
   process, its forked workers and children such as the Pagefind binary), as
-  proportional set size (shared pages counted once), sampled every 0.05 s from
-  /proc, and never below the Python process's exact high-water mark
-  (ru_maxrss, what BuildResult.peak_mb holds, which misses child processes).
+  proportional set size (shared pages counted once), sampled from /proc every
+  0.05 s or, when a sample is dear, less often (see Sampler), and never below
+  the Python process's exact high-water mark (ru_maxrss, what
+  BuildResult.peak_mb holds, which misses child processes).
 - per stage, the tree peak over the stage's window. Windows are laid end to end
   from BuildResult.timings (stages run one after another; the untimed steps
   between them — staging folder, copying hand-written pages — are short), so no

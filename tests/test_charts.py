@@ -231,6 +231,20 @@ def test_province_timelines_have_every_notice_of_the_region(sample_site, data):
 
 # ---------------------------------------------------------------- what the page plots
 
+def test_static_svgs_leave_out_aria_and_interactive_charts_keep_it(sample_site):
+    """The static SVG is an <img> (its alt names the chart): the marks' and
+    axes' ARIA labels would never be read there, so only the title and
+    subtitle keep theirs. The embedded spec, which the reader's browser draws,
+    keeps Vega-Lite's default ARIA."""
+    charts = embedded(sample_site)
+    assert charts
+    for chart_id, found in charts.items():
+        svg = (sample_site / "charts" / f"{chart_id}.svg").read_text(encoding="utf-8")
+        assert "<path" in svg or "<text" in svg, chart_id
+        labels = re.findall(r'aria-label="([^"]*)"', svg)
+        assert labels and all(t.startswith(("Title text", "Subtitle text")) for t in labels), (chart_id, labels)
+        assert "aria" not in found["spec"].get("config", {}), chart_id
+
 def test_every_chart_plots_exactly_the_rows_of_its_csv_and_table(sample_site):
     charts = embedded(sample_site)
     files = sorted(p.relative_to(sample_site / "charts").with_suffix("").as_posix()

@@ -257,12 +257,14 @@ def payment_frame(payment: pd.DataFrame, unit_id: str):
     """Unit: one row per product and distinct payment standard, with the regions
     that set it and the product's winning price."""
     rows = payment[payment["unit_id"] == unit_id]
-    label = [p if pd.isna(c) else _joined(c, " ", p) for c, p in zip(rows["company"].tolist(), rows["product"].tolist())]
+    label = [p if pd.isna(c) else _joined(c, " ", p)
+             for c, p in zip(rows["company"].tolist(), rows["product"].tolist())]
     # The same label for products of different rounds: name the round.
     products: dict = {}
     for text, winner in zip(label, rows["winner_id"].tolist()):
         products.setdefault(text, set()).add(None if pd.isna(winner) else winner)
-    label = [text if len(products[text]) <= 1 else _joined(text, "｜", r) for text, r in zip(label, rows["round"].tolist())]
+    label = [text if len(products[text]) <= 1 else _joined(text, "｜", r)
+             for text, r in zip(label, rows["round"].tolist())]
     frame = _table({
         "图中标签": label, "企业": rows["company"], "产品": rows["product"], "批次": rows["round"],
         "医保支付标准": rows["amount"], "中选价": rows["winning_price"], "价格单位": rows["price_unit"],
