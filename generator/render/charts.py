@@ -346,6 +346,10 @@ class ChartKind:
     values: Callable[[pd.DataFrame], dict]  # every value of the frame that the spec depends on
     draw: Callable[[dict], alt.TopLevelMixin]  # the chart, from those values alone
     variant: tuple[str, ...] = ()  # the values that change the spec's structure
+    # Drawn from its template parsed once (chromium.RENDER_JS): true only where
+    # every value but the rows is placed whole where Vega takes a signal (titles,
+    # not expressions or sort orders).
+    templated: bool = False
 
 
 PRICE_TIP_FORMAT = ",.4~f"
@@ -510,8 +514,7 @@ def unit_prices_values(frame: pd.DataFrame) -> dict:
     units = sorted(frame["价格单位"].unique())
     unit = units[0] if len(units) == 1 else "单位见各分组标题"
     return {"log": log, "by_company": bool(frame["企业"].nunique() <= COLOUR_COMPANIES),
-            "y_title": f"每最小单位价格（{unit}{'，对数刻度' if log else ''}）",
-            "panels": sorted(frame["分组"].unique())}
+            "y_title": f"每最小单位价格（{unit}{'，对数刻度' if log else ''}）"}
 
 
 @unchecked
@@ -542,7 +545,7 @@ def unit_prices_chart(v: dict) -> alt.FacetChart:
     points = alt.Chart().transform_filter(_present("产品编号")).mark_point(
         size=70, filled=True, opacity=0.9).encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
     return alt.layer(reference, lines, points, data=DATA).properties(width=WIDTH, height=200).facet(
-        row=alt.Row(field="分组", type="nominal", title=None, sort=v["panels"], header=alt.Header(**HEADER)),
+        row=alt.Row(field="分组", type="nominal", title=None, sort="ascending", header=alt.Header(**HEADER)),
     ).resolve_scale(y="independent")
 
 
@@ -608,8 +611,8 @@ def timeline_chart(v: dict) -> alt.LayerChart:
 ROUNDS = ChartKind(rounds_values, rounds_chart)
 CUTS = ChartKind(cuts_values, cuts_chart, variant=("overflow",))
 WINNERS = ChartKind(no_values, winners_chart)
-UNIT_PRICES = ChartKind(unit_prices_values, unit_prices_chart, variant=("log", "by_company"))
-PAYMENT = ChartKind(payment_values, payment_chart)
+UNIT_PRICES = ChartKind(unit_prices_values, unit_prices_chart, variant=("log", "by_company"), templated=True)
+PAYMENT = ChartKind(payment_values, payment_chart, templated=True)
 TIMELINE = ChartKind(timeline_values, timeline_chart)
 
 
@@ -745,15 +748,58 @@ def _fill(node, values: dict):
     return node
 
 
+def _variant(kind: ChartKind, values: dict) -> tuple:
+    return tuple((k, values[k]) for k in kind.variant)
+
+
 def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
     """The Vega-Lite spec as published: its kind's template for its variant,
     filled with its values. Altair checks specs against the Vega-Lite schema
     only when asked (the tests do)."""
     values = chart_values(plan_, pkg)
-    spec = _fill(template(plan_.kind, tuple((k, values[k]) for k in plan_.kind.variant)), values)
+    spec = _fill(template(plan_.kind, _variant(plan_.kind, values)), values)
     if validate:
         alt.vegalite.v6.schema.core.Root.validate(spec)
     return spec
+
+
+class _Sentinels(dict):
+    def __missing__(self, name: str) -> str:
+        return chromium.SENTINEL + name
+
+
+@lru_cache(maxsize=None)
+def sentinel_template(kind: ChartKind, variant: tuple) -> tuple[str, str]:
+    """(key, JSON text) of a template as the drawing page takes it: the
+    string SENTINEL + name where each chart's value of that name goes."""
+    key = json.dumps([kind.draw.__name__, variant], ensure_ascii=False)
+    return key, spec_text(_fill(template(kind, variant), _Sentinels()))
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A chart as the stage hands it on: its spec text (published, and hashed
+    for the SVG cache) and what the drawing page gets (chromium.RENDER_JS):
+    the spec, or its template's key and its values."""
+    text: str
+    item: str
+    template: tuple[str, str] | None = None  # sentinel_template()
+
+    @classmethod
+    def of_spec(cls, spec: dict) -> Drawing:
+        text = spec_text(spec)
+        return cls(text, '{"spec":' + text + "}")
+
+
+def drawing_of(plan_: ChartPlan, pkg) -> Drawing:
+    values = chart_values(plan_, pkg)
+    kind, variant = plan_.kind, _variant(plan_.kind, values)
+    text = spec_text(_fill(template(kind, variant), values))
+    if not kind.templated:
+        return Drawing(text, '{"spec":' + text + "}")
+    key, sentinels = sentinel_template(kind, variant)
+    own = spec_text({k: v for k, v in values.items() if k not in kind.variant})
+    return Drawing(text, f'{{"t":{json.dumps(key, ensure_ascii=False)},"v":{own}}}', (key, sentinels))
 
 
 # ---------------------------------------------------------------- output
@@ -806,8 +852,19 @@ def _atomic_dir(target: Path, fill) -> Path:
     return target
 
 
+def _snippet() -> str:
+    """The bundle's globals: vegaEmbed for the readers' pages, and Vega itself
+    for the drawing page, which parses a template once (chromium.RENDER_JS).
+    vl_convert's own snippet sets window.vega to null (it imports Vega's
+    default export, and Vega has none): Vega's module is named here by the
+    address vl_convert bundles it from."""
+    return (f'import * as vg from "https://cdn.jsdelivr.net/npm/vega@{vlc.get_vega_version()}/+esm";\n'
+            "window.vegaEmbed = vegaEmbed;\nwindow.vega = vg;\n")
+
+
 def _bundle_key() -> str:
-    return f"{vlc.get_vega_version()}-{vl_version()}-{vlc.get_vega_embed_version()}"
+    snippet = hashlib.sha256(_snippet().encode()).hexdigest()[:8]
+    return f"{vlc.get_vega_version()}-{vl_version()}-{vlc.get_vega_embed_version()}-{snippet}"
 
 
 def bundle_file() -> Path:
@@ -817,7 +874,7 @@ def bundle_file() -> Path:
     version = vl_version()
 
     def fill(folder: Path) -> None:
-        (folder / BUNDLE_FILE).write_text(vlc.javascript_bundle(vl_version=version), encoding="utf-8")
+        (folder / BUNDLE_FILE).write_text(vlc.javascript_bundle(_snippet(), vl_version=version), encoding="utf-8")
         (folder / "LICENSES.txt").write_text(
             f"{BUNDLE_FILE} is generated at build time by vl-convert-python (vl_convert.javascript_bundle()).\n"
             f"It contains Vega {vlc.get_vega_version()}, Vega-Lite {version or 'latest'} and vega-embed "
@@ -888,16 +945,19 @@ def _cache_path(text: str) -> Path:
     return cache_dir() / "chart-svg" / key[:2] / f"{key}.svg"
 
 
-def cached_svgs(texts: list[str], names: list[str], draw) -> Callable[[], list[str]]:
-    """What waits for the SVG of each spec text. An SVG depends only on its
-    spec, the fonts and the renderer, so it is cached by their hash: a rebuild
+def cached_svgs(drawings: list[Drawing], names: list[str], draw) -> Callable[[], list[str]]:
+    """What waits for the SVG of each chart. An SVG depends only on its spec,
+    the fonts and the renderer, so it is cached by their hash: a rebuild
     renders only the charts whose data changed, and starts no browser when
-    there are none. draw(texts, names) sets the uncached ones drawing and
-    returns what waits for their SVGs."""
-    paths = [_cache_path(t) for t in texts]
+    there are none. draw(items, names, templates) sets the uncached ones
+    drawing and returns what waits for their SVGs."""
+    paths = [_cache_path(d.text) for d in drawings]
     svgs = [p.read_text(encoding="utf-8") if p.is_file() else None for p in paths]
     todo = [i for i, s in enumerate(svgs) if s is None]
-    drawn_ = draw([texts[i] for i in todo], [names[i] for i in todo]) if todo else None
+    drawn_ = None
+    if todo:
+        templates = dict(drawings[i].template for i in todo if drawings[i].template)
+        drawn_ = draw([drawings[i].item for i in todo], [names[i] for i in todo], templates)
 
     def wait() -> list[str]:
         for i, svg in zip(todo, drawn_() if drawn_ else []):
@@ -914,7 +974,7 @@ def render_svgs(specs: list[dict]) -> list[str]:
     """SVGs of specs, uncached, by a browser started and closed for them (in
     a process of its own, like the stage's)."""
     with chromium.SvgProcess(_bundle()) as drawing:
-        return drawing.draw([spec_text(s) for s in specs], [str(i) for i in range(len(specs))])()
+        return drawing.draw([Drawing.of_spec(s).item for s in specs], [str(i) for i in range(len(specs))])()
 
 
 def _svg_size(svg: str) -> tuple[int, int]:
@@ -980,9 +1040,9 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _write(ctx, plans: list[ChartPlan], texts: list[str], svgs: Callable[[], list[str]]) -> None:
-    for p, text, svg in zip(plans, texts, svgs()):
-        ctx.charts[p.chart_id] = write_chart(p, text, svg, ctx.docs_dir)
+def _write(ctx, plans: list[ChartPlan], drawings: list[Drawing], svgs: Callable[[], list[str]]) -> None:
+    for p, d, svg in zip(plans, drawings, svgs()):
+        ctx.charts[p.chart_id] = write_chart(p, d.text, svg, ctx.docs_dir)
 
 
 def render(ctx) -> None:
@@ -993,8 +1053,8 @@ def render(ctx) -> None:
     with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:
         pending: deque = deque()
         while chunk := list(itertools.islice(plans, CHUNK)):
-            texts = [spec_text(spec_of(p, ctx.pkg)) for p in chunk]
-            pending.append((chunk, texts, cached_svgs(texts, [p.chart_id for p in chunk], drawing.draw)))
+            drawings = [drawing_of(p, ctx.pkg) for p in chunk]
+            pending.append((chunk, drawings, cached_svgs(drawings, [p.chart_id for p in chunk], drawing.draw)))
             if len(pending) > 1:
                 _write(ctx, *pending.popleft())
         while pending:
