@@ -266,15 +266,19 @@ def make_winners(rng, n: int, units: pd.DataFrame, batches: pd.DataFrame,
     drug = unit_cat == "drug"
     won = rng.random(n) < WON_SHARE
 
-    # strengths, units and packs
-    st = rng.integers(0, len(STRENGTHS), n)
+    # Strengths and smallest units as in the real batches 1–4: a unit is offered
+    # in one strength (132 of 158 units), two (25) or three (1), and in one
+    # smallest unit; a bid takes one of its unit's.
+    n_strengths = rng.choice([1, 2, 3], n_units, p=[0.835, 0.158, 0.007])
+    unit_strengths = np.argsort(rng.random((n_units, len(STRENGTHS))), axis=1)[:, :3]
+    st = unit_strengths[unit_ix, (rng.random(n) * n_strengths[unit_ix]).astype(int)]
     st_value = np.array([STRENGTHS[k][0] for k in range(len(STRENGTHS))])[st]
     st_unit = np.array([STRENGTHS[k][1] for k in range(len(STRENGTHS))], dtype=object)[st]
     strength = np.array([f"{v:g}{u}" for v, u in zip(st_value.tolist(), st_unit.tolist())], dtype=object)
     form_of = {f[0]: f for f in DRUG_FORMS}
     unit_forms = units["form_group"].to_numpy()[unit_ix]
     smallest = np.empty(n, dtype=object)
-    pick = rng.integers(0, 2, n)
+    pick = rng.integers(0, 2, n_units)[unit_ix]
     for form_cn, (_, _, choices) in form_of.items():
         sel = drug & (unit_forms == form_cn)
         smallest[sel] = np.array(choices, dtype=object)[pick[sel] % len(choices)]

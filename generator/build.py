@@ -14,6 +14,7 @@ import logging
 import os
 import resource
 import shutil
+import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
@@ -41,13 +42,12 @@ class BuildContext:
     docs_dir: Path
     site_dir: Path
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
-    charts: dict = field(default_factory=dict)  # chart_id -> render.charts.ChartArtifact
+    charts: dict = field(default_factory=dict)  # chart_id -> ChartArtifact (render.charts.ChartStore)
 
     def forget(self, prefix: str) -> None:
         """Drop the derived tables whose names start with prefix."""
         for name in [n for n in self.derived if n.startswith(prefix)]:
             del self.derived[name]
-        gc.collect()
         _return_freed_memory()
 
     def release(self) -> None:
@@ -113,25 +113,33 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
     epoch = source_date_epoch(pkg)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     alive = _lock(staging)  # held until the end; the kernel drops it if we are killed
+    sweep = None
     try:
         with _source_date_epoch_set(epoch):
             ctx = BuildContext(pkg, timed("derive", derive, pkg), staging / "docs", staging / "site")
             del pkg  # ctx holds the only reference, so release() can free the tables
+            _return_freed_memory()  # what validation and derive let go: ~0.2 GB at national
             shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
             for name, stage in DOC_STAGES:
                 timed(name, stage, ctx)
                 if name in READ_ONLY_BY:
                     ctx.forget(READ_ONLY_BY[name])
-            ctx.release()
+            timed("release", ctx.release)
             timed("mkdocs", run_mkdocs, ctx)
+            # The Markdown is read: removed while the site stages run (~35k files at
+            # national scale took ~30 s to delete after the build).
+            sweep = subprocess.Popen(["rm", "-rf", "--", str(ctx.docs_dir)])
             for name, stage in SITE_STAGES:
                 timed(name, stage, ctx)
             if (ctx.site_dir / "pagefind" / "pagefind-entry.json").is_file():
                 timed("stable", stabilise, ctx.site_dir / "pagefind")  # reproducible search index
             timed("safety", check_site, ctx.site_dir)  # last: nothing unsafe is published
         pages = sum(1 for _ in ctx.site_dir.rglob("*.html"))
-        swap_in(ctx.site_dir, out_dir)
+        timed("publish", swap_in, ctx.site_dir, out_dir)
+        timed("cleanup", sweep.wait)
     finally:
+        if sweep is not None:
+            sweep.wait()
         shutil.rmtree(staging, ignore_errors=True)
         os.close(alive)
     return BuildResult(out_dir, pages, timings, peak)
@@ -153,8 +161,10 @@ def _source_date_epoch_set(epoch: int):
 
 
 def _return_freed_memory() -> None:
-    """Hand freed heap pages back to the system (glibc keeps them otherwise: the
-    ~600 MB of released tables would still count against the process)."""
+    """Collect, then hand freed heap pages back to the system (glibc keeps them
+    otherwise: the ~600 MB of released tables would still count against the
+    process)."""
+    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the memory is reused, just not returned

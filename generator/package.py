@@ -558,8 +558,11 @@ def _typed_table(name: str, text: _Text) -> pd.DataFrame:
             columns[col] = pd.Series([None if v == "" else v.strip().lower() in TRUE for v in values],
                                      dtype=object)
         else:
-            cells = np.array(values, dtype=object)
-            cells[cells == ""] = None
+            # One object per distinct text: the reader makes a str per cell, and a
+            # national package repeats a few thousand codes, dates and amounts a
+            # million times (~0.5 GB of copies).
+            shared: dict = {"": None}
+            cells = np.array([shared.setdefault(v, v) for v in values], dtype=object)
             columns[col] = pd.Series(cells, dtype=object)
         del values
     return pd.DataFrame(columns, index=pd.RangeIndex(text.n_rows))

@@ -13,6 +13,7 @@ import io
 import itertools
 import json
 import re
+import shutil
 import statistics
 import threading
 from pathlib import Path
@@ -524,7 +525,10 @@ def test_a_rebuild_with_cached_svgs_starts_no_browser(tmp_path, monkeypatch):
     def stage(name, **kw):
         ctx = BuildContext(pkg=pkg, derived=derived, docs_dir=tmp_path / name, site_dir=tmp_path / "site")
         C.render(ctx)
-        return {p.relative_to(ctx.docs_dir): p.read_bytes() for p in (ctx.docs_dir / "charts").rglob("*.svg")}
+        folder = ctx.files_dir / "charts"
+        svgs = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.svg")}
+        shutil.rmtree(folder)
+        return svgs
 
     first = stage("cold")
     assert first

@@ -1,6 +1,8 @@
 """Charts: Altair (Vega-Lite) specs from derived tables, with their data.
 
-For every chart this stage writes, under docs/charts/<page>/<name>.*:
+For every chart this stage writes, under charts/<page>/<name>.* of the files
+that go into the site as they are (BuildContext.files_dir: MkDocs need not copy
+~0.5 GB of them at national scale):
   .csv  exactly the rows the chart plots (UTF-8 with BOM, for Excel)
   .svg  a static rendering (Vega in headless Chromium, Noto Sans CJK SC) for print and readers without JS
 and records a ChartArtifact in ctx.charts[chart_id] for the page templates
@@ -63,6 +65,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -151,6 +154,44 @@ class ChartArtifact:
         no data value can end the script element."""
         text = self.spec.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return Markup(text)
+
+
+class ChartStore:
+    """ctx.charts: chart id -> ChartArtifact, each pickled in a folder of the
+    staging area as it is written and read back by the page that shows it.
+    A national build's artifacts (specs and table rows, ~125 MB as CSV) took
+    ~0.5 GB as Python objects, which the build process held from charts to
+    pages and its forked page workers shared; now it holds their ids."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._ids: set[str] = set()
+
+    def _path(self, chart_id: str) -> Path:
+        return self.folder / f"{chart_id}.pickle"
+
+    def __setitem__(self, chart_id: str, artifact: ChartArtifact) -> None:
+        path = self._path(chart_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(artifact, protocol=pickle.HIGHEST_PROTOCOL))
+        self._ids.add(chart_id)
+
+    def __getitem__(self, chart_id: str) -> ChartArtifact:
+        if chart_id not in self._ids:
+            raise KeyError(chart_id)
+        return pickle.loads(self._path(chart_id).read_bytes())
+
+    def get(self, chart_id: str, default=None):
+        return self[chart_id] if chart_id in self._ids else default
+
+    def __contains__(self, chart_id: object) -> bool:
+        return chart_id in self._ids
+
+    def __iter__(self):
+        return iter(sorted(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 # ---------------------------------------------------------------- frames
@@ -984,8 +1025,8 @@ def _svg_size(svg: str) -> tuple[int, int]:
     return (round(float(w.group(1))) if w else 0, round(float(h.group(1))) if h else 0)
 
 
-def write_chart(plan_: ChartPlan, spec: str, svg: str, docs_dir: Path) -> ChartArtifact:
-    folder = docs_dir / "charts" / plan_.page
+def write_chart(plan_: ChartPlan, spec: str, svg: str, files_dir: Path) -> ChartArtifact:
+    folder = files_dir / "charts" / plan_.page
     folder.mkdir(parents=True, exist_ok=True)
     frame = plan_.frame
     columns = list(frame.columns)
@@ -1042,12 +1083,13 @@ def workers() -> int:
 
 def _write(ctx, plans: list[ChartPlan], drawings: list[Drawing], svgs: Callable[[], list[str]]) -> None:
     for p, d, svg in zip(plans, drawings, svgs()):
-        ctx.charts[p.chart_id] = write_chart(p, d.text, svg, ctx.docs_dir)
+        ctx.charts[p.chart_id] = write_chart(p, d.text, svg, ctx.files_dir)
 
 
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts. Plans are
     made a chunk at a time, so only two chunks' frames are held at once."""
+    ctx.charts = ChartStore(ctx.docs_dir.parent / "chart-artifacts")
     plans = plan(ctx.pkg, ctx.derived)
     render_identity()  # fails early, with the fix, when the CJK font is missing
     with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:
