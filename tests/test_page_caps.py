@@ -157,6 +157,35 @@ def test_findings_are_paged_and_every_link_finds_its_finding(built, tmp_path, mo
             if fid in ids_on:
                 assert url == ids_on[fid], (unit_md.name, fid)
 
+    # the pagers reach every page of a rule, each linking a few pages, never all of them
+    monkeypatch.setattr(pages, "PAGER_NEAR", 1)
+    docs = render_docs(built, tmp_path / "near-1")
+    for rule, n in per_rule.items():
+        n_pages = -(-n // 2)
+        reached, todo = {1}, [1]
+        while todo:
+            k = todo.pop()
+            text = (docs / "checks.md" if k == 1 else docs / "checks" / rule / f"{k}.md").read_text(encoding="utf-8")
+            if k == 1:
+                text = text[text.index(f'id="{rule}"'):]
+                text = text[:text.index("</section>")]
+            linked = {int(j) for j in re.findall(rf'checks/{re.escape(rule)}/(\d+)/"', text)}
+            assert len(linked) <= 4, (rule, k, sorted(linked))  # first, last, one either side
+            for j in linked - reached:
+                reached.add(j)
+                todo.append(j)
+        assert reached == set(range(1, n_pages + 1)), rule
+    assert -(-per_rule.max() // 2) >= 5  # some pager leaves pages out
+
+
+def test_pager_shows_the_ends_and_the_pages_near_this_one():
+    assert pages.pager(1, 1) == [1]
+    assert pages.pager(2, 3) == [1, 2, 3]
+    assert pages.pager(1, 1000) == [1, 2, 3, None, 1000]
+    assert pages.pager(500, 1000) == [1, None, 498, 499, 500, 501, 502, None, 1000]
+    assert pages.pager(4, 1000) == [1, 2, 3, 4, 5, 6, None, 1000]
+    assert pages.pager(1000, 1000) == [1, None, 998, 999, 1000]
+
 
 def test_flagged_pages_skip_markdown_and_keep_their_navigation(tmp_path):
     """Flagged pages reach the theme as written; the navigation rendered once per

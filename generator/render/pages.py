@@ -55,7 +55,8 @@ def render_sections(ctx, v: View, common: dict, rules: list[dict]) -> None:
     write_page(docs, "provinces.md", "provinces.md.j2", **ctx_, provinces=province_rows(v))
     write_page(docs, "companies.md", "companies.md.j2", **ctx_, companies=company_rows(v))
     write_page(docs, "checks.md", "checks.md.j2", **ctx_, findings=v.findings,
-               rules=[{**r, "findings": r["findings"][:FINDINGS_PER_PAGE]} for r in rules])
+               rules=[{**r, "findings": resolved(v, r["findings"][:FINDINGS_PER_PAGE]),
+                       "pager": pager(1, r["pages"])} for r in rules])
 
 
 def checks_jobs(rules: list[dict]) -> list[tuple]:
@@ -66,8 +67,25 @@ def checks_jobs(rules: list[dict]) -> list[tuple]:
 def write_checks_page(r: dict, docs, v: View, common: dict, k: int) -> None:
     first = (k - 1) * FINDINGS_PER_PAGE
     write_page(docs, f"checks/{r['rule_id']}/{k}.md", "checks_page.md.j2",
-               **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1,
-               per_page=FINDINGS_PER_PAGE, findings=r["findings"][first:first + FINDINGS_PER_PAGE])
+               **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1, pager=pager(k, r["pages"]),
+               per_page=FINDINGS_PER_PAGE, findings=resolved(v, r["findings"][first:first + FINDINGS_PER_PAGE]))
+
+
+PAGER_NEAR = 2  # pages either side of the current one that the pager links
+
+
+def pager(k: int, n: int) -> list[int | None]:
+    """The page numbers a pager of page k of n shows, None for a gap: the
+    first, the last and those near k. A rule with 50,000 findings has 1,000
+    pages; linking every one from every page made the pages grow with their
+    number (a megabyte of links in all, for each further thousand findings)."""
+    shown = sorted({1, n, *range(max(1, k - PAGER_NEAR), min(n, k + PAGER_NEAR) + 1)})
+    out: list[int | None] = []
+    for j in shown:
+        if out and j > out[-1] + 1:
+            out.append(None)
+        out.append(j)
+    return out
 
 
 def province_rows(v: View) -> list[dict]:
@@ -94,17 +112,20 @@ def company_rows(v: View) -> list[dict]:
 
 
 def rule_sections(v: View) -> list[dict]:
-    named = {sid for f in v.findings for sid in f["standard_ids"]}
-    standards = {s["standard_id"]: s for s in records(v.standards[v.standards["standard_id"].isin(named)])}
+    """Each rule with its findings as they are: a page resolves its own
+    (resolved), in the worker that writes it."""
     sections = []
     for rule in RULES:
-        findings = []
-        for f in v.findings:
-            if f["rule_id"] != rule["rule_id"]:
-                continue
-            findings.append({**f, "standards": [standards[sid] for sid in f["standard_ids"]],
-                             "products": [v.products[w] for w in f["winner_ids"]]})
+        findings = [f for f in v.findings if f["rule_id"] == rule["rule_id"]]
         quotes = [{**q, "source": v.sources.get(q["source_id"])} for q in rule["quotes"]]
         sections.append({**rule, "quotes": quotes, "findings": findings, "n_findings": len(findings),
                          "pages": max(1, -(-len(findings) // FINDINGS_PER_PAGE))})
     return sections
+
+
+def resolved(v: View, findings: list[dict]) -> list[dict]:
+    """Findings with their standards and products, for one page."""
+    sids = list(dict.fromkeys(sid for f in findings for sid in f["standard_ids"]))
+    standards = dict(zip(sids, records(v.standards.take([v.finding_standards[sid] for sid in sids]))))
+    return [{**f, "standards": [standards[sid] for sid in f["standard_ids"]],
+             "products": [v.products[w] for w in f["winner_ids"]]} for f in findings]

@@ -222,6 +222,9 @@ class View:
         self.substitutes_of = Grouped(Rows(d["substitutes"]), d["substitutes"]["winner_id"])
         self.patient_by_unit = Grouped(Rows(d["patient"]), d["patient"]["unit_id"])
         self.findings = records(d["findings"])
+        named = sorted({sid for f in self.findings for sid in f["standard_ids"]})
+        # standard_id -> row of self.standards, for the standards findings name
+        self.finding_standards = dict(zip(named, pd.Index(standards["standard_id"]).get_indexer(named).tolist()))
         self.findings_by_unit = group(self.findings, "unit_id")
         self.finding_page = finding_pages(self.findings)
         self.findings_by_winner: dict[str, list[dict]] = defaultdict(list)
