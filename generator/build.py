@@ -6,9 +6,7 @@ build first removes what a killed build left behind (a staging folder nobody
 holds a lock on)."""
 from __future__ import annotations
 
-import ctypes
 import fcntl
-import gc
 import glob
 import logging
 import os
@@ -25,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from .package import ROOT, Package, load, swap_in
+from .memory import return_freed
 from .mkdocs_pages import build_deferred, generated_pages_deferred
 from .safety import check_site
 
@@ -48,7 +47,7 @@ class BuildContext:
         """Drop the derived tables whose names start with prefix."""
         for name in [n for n in self.derived if n.startswith(prefix)]:
             del self.derived[name]
-        _return_freed_memory()
+        return_freed()
 
     def release(self) -> None:
         """Let the tables go once the docs are written: MkDocs and the site stages
@@ -118,7 +117,7 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
         with _source_date_epoch_set(epoch):
             ctx = BuildContext(pkg, timed("derive", derive, pkg), staging / "docs", staging / "site")
             del pkg  # ctx holds the only reference, so release() can free the tables
-            _return_freed_memory()  # what validation and derive let go: ~0.2 GB at national
+            return_freed()  # what validation and derive let go: ~0.2 GB at national
             shutil.copytree(ROOT / "site_src" / "docs", ctx.docs_dir)
             for name, stage in DOC_STAGES:
                 timed(name, stage, ctx)
@@ -158,17 +157,6 @@ def _source_date_epoch_set(epoch: int):
             del os.environ["SOURCE_DATE_EPOCH"]
         else:
             os.environ["SOURCE_DATE_EPOCH"] = before
-
-
-def _return_freed_memory() -> None:
-    """Collect, then hand freed heap pages back to the system (glibc keeps them
-    otherwise: the ~600 MB of released tables would still count against the
-    process)."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the memory is reused, just not returned
-        pass
 
 
 def _check_out_dir(out_dir: Path, data_dir: Path) -> None:

@@ -128,8 +128,9 @@ START_JS = "(text) => { window.job = window.draw(text); }"
 FINISH_JS = "() => window.job"
 BATCH = 6  # charts per page call: pages finish their last batches of a call close together
 # Charts a page draws before a fresh one replaces it: a page's memory grew to
-# ~1.2 GB over ~3,000 charts of the national package.
-RECYCLE = 300
+# ~1.2 GB over ~3,000 charts of the national package; replaced every 300, two
+# pages held ~0.6 GB at the national build's peak.
+RECYCLE = 150
 LAUNCH_ERROR = ("无法启动无头 Chromium（Debian 包 chromium，{path}）：运行 `make system` 安装。"
                 "静态图表 SVG 由 Chromium 中的 Vega 绘制。原因：{reason}")
 

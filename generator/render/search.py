@@ -42,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 from pypinyin import lazy_pinyin
 
+from ..memory import return_freed
 from ..package import ROOT
 from .pagefind_stable import compact_pages
 from .templating import money
@@ -541,6 +542,14 @@ def render(ctx) -> None:
     The records are written as small HTML files and indexed as one folder by the
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
+    with tempfile.TemporaryDirectory(prefix=".search-", dir=ctx.site_dir.parent) as tmp:
+        write_records(ctx, Path(tmp))
+        return_freed()  # the records, while Pagefind indexes their files
+        write_index(Path(tmp), ctx.site_dir / "pagefind")
+
+
+def write_records(ctx, folder: Path) -> None:
+    """Every record whose page exists, as a small HTML file under folder."""
     with open(_records_file(ctx), "rb") as fh:
         recs = pickle.load(fh) + page_records(ctx.site_dir, handwritten_urls())
     kept = resolve(ctx.site_dir, recs)
@@ -548,12 +557,10 @@ def render(ctx) -> None:
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
         log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
                     len(recs) - len(kept), ", ".join(missing[:3]))
-    with tempfile.TemporaryDirectory(prefix=".search-", dir=ctx.site_dir.parent) as tmp:
-        for rec in kept:
-            path = Path(tmp) / rec.file_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(rec.html(), encoding="utf-8")
-        write_index(Path(tmp), ctx.site_dir / "pagefind")
+    for rec in kept:
+        path = folder / rec.file_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rec.html(), encoding="utf-8")
 
 
 def write_index(records_dir: Path, out_dir: Path) -> None:
