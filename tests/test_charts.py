@@ -415,7 +415,7 @@ def test_charts_drawn_from_a_parsed_template_are_the_very_svgs_of_their_specs(sy
     with C.chromium.SvgRenderer(C._bundle(), pages=2) as renderer:
         templated = renderer.svgs([d.item for d in drawings], names, dict(d.template for d in drawings))
         assert [page.evaluate("() => window.fallbacks") for page in renderer._pages] == [[], []]
-        from_specs = renderer.svgs(['{"spec":' + d.text + "}" for d in drawings], names)
+        from_specs = renderer.svgs([C.spec_item(d.text) for d in drawings], names)
     assert [i for i, (a, b) in enumerate(zip(templated, from_specs)) if a != b] == []
     assert all(svg.startswith("<svg") and "mark-symbol" in svg for svg in templated)
 

@@ -22,19 +22,22 @@ SVGs are drawn by the Vega bundle the site ships, in headless Chromium
 (generator/render/chromium.py), whose canvas measures text with the installed
 Noto Sans CJK SC in microseconds; vl_convert took ~175 ms of CPU per chart,
 nearly all of it measuring text (~1 ms per label).
-- Drawing takes ~27 ms of CPU per chart in the page, all of it Vega
-  (vega-embed: compiling Vega-Lite ~5 ms, parsing the Vega spec and running
-  its dataflow ~19 ms; toSVG ~3 ms), ~34 ms with the browser's and
-  Playwright's share. Calling Vega-Lite and Vega directly is not possible:
-  the bundle's `vega` and `vegaLite` globals are null (vl_convert's bundler),
-  only vegaEmbed is set.
+- Drawing a chart from its own spec takes ~27 ms of CPU in the page on a
+  faster machine (~45 ms on a slower one), all of it Vega: vega-embed
+  compiles Vega-Lite (~6 ms), Vega parses the result (~17 ms) and runs its
+  dataflow and toSVG. Unit price and payment charts (all but a few dozen of
+  a national build's) are drawn from their template instead, compiled and
+  parsed once per page, each chart a fresh View of it (chromium.RENDER_JS):
+  wall time per chart in one page (0.1-scale package), 22.7 -> 11.2 ms per
+  payment chart and 31.8 -> 23.1 ms per price chart, the SVGs byte for byte
+  the same (tested). The bundle exposes Vega for this (_snippet).
 - Building a spec costs ~1 ms (it took ~25 ms with Altair per chart): each
   kind of chart is drawn by Altair once per variant as a template, which
   each chart's values fill (see "charts" below).
 - This process builds the specs and writes the charts; one drawing process
   (a fresh Python, not a fork) owns the one browser, with a page per CPU
   drawing at once ($VBP_CHART_WORKERS to change it), 96 charts per task and
-  6 per page call, each page replaced by a fresh one every 300 charts. See
+  6 per page call, each page replaced by a fresh one every 150 charts. See
   "the stage" below. The browser and its Playwright driver take ~1 GB
   whatever the package's size (two renderers ~0.27 GB each, the driver
   ~0.16 GB, the browser process ~0.13 GB, the rest small); before, each of
@@ -183,15 +186,6 @@ class ChartStore:
 
     def get(self, chart_id: str, default=None):
         return self[chart_id] if chart_id in self._ids else default
-
-    def __contains__(self, chart_id: object) -> bool:
-        return chart_id in self._ids
-
-    def __iter__(self):
-        return iter(sorted(self._ids))
-
-    def __len__(self) -> int:
-        return len(self._ids)
 
 
 # ---------------------------------------------------------------- frames
@@ -829,7 +823,12 @@ class Drawing:
     @classmethod
     def of_spec(cls, spec: dict) -> Drawing:
         text = spec_text(spec)
-        return cls(text, '{"spec":' + text + "}")
+        return cls(text, spec_item(text))
+
+
+def spec_item(text: str) -> str:
+    """A chart the drawing page draws from its spec text."""
+    return '{"spec":' + text + "}"
 
 
 def drawing_of(plan_: ChartPlan, pkg) -> Drawing:
@@ -837,7 +836,7 @@ def drawing_of(plan_: ChartPlan, pkg) -> Drawing:
     kind, variant = plan_.kind, _variant(plan_.kind, values)
     text = spec_text(_fill(template(kind, variant), values))
     if not kind.templated:
-        return Drawing(text, '{"spec":' + text + "}")
+        return Drawing(text, spec_item(text))
     key, sentinels = sentinel_template(kind, variant)
     own = spec_text({k: v for k, v in values.items() if k not in kind.variant})
     return Drawing(text, f'{{"t":{json.dumps(key, ensure_ascii=False)},"v":{own}}}', (key, sentinels))
