@@ -393,12 +393,14 @@ def test_templates_give_exactly_the_spec_altair_draws_for_every_chart_and_varian
     assert len(kinds) == 6
 
 
-def test_charts_drawn_from_a_parsed_template_are_the_very_svgs_of_their_specs(synthetic_package):
+def test_charts_drawn_from_a_parsed_template_are_the_very_svgs_of_their_specs(synthetic_package, monkeypatch):
     """The drawing page parses a templated kind's spec once and draws each
     chart as a fresh View of it with the chart's values: byte for byte the
     SVG that vega-embed draws from the chart's own spec, for every templated
-    chart of data/ and of a synthetic package and every variant; and no
+    chart of data/ and of a synthetic package and every variant, also on the
+    pages that replace others and are told which templates passed; and no
     template fell back to drawing from specs."""
+    monkeypatch.setattr(C.chromium, "RECYCLE", 24)
     drawings, names, variants = [], [], set()
     for folder in (DATA, synthetic_package):
         pkg = load(folder)
@@ -415,6 +417,8 @@ def test_charts_drawn_from_a_parsed_template_are_the_very_svgs_of_their_specs(sy
     with C.chromium.SvgRenderer(C._bundle(), pages=2) as renderer:
         templated = renderer.svgs([d.item for d in drawings], names, dict(d.template for d in drawings))
         assert [page.evaluate("() => window.fallbacks") for page in renderer._pages] == [[], []]
+        assert renderer._passed  # told to the pages that replaced the first
+        assert renderer._passed.union(*(p.evaluate("() => window.passed") for p in renderer._pages)) == variants
         from_specs = renderer.svgs([C.spec_item(d.text) for d in drawings], names)
     assert [i for i, (a, b) in enumerate(zip(templated, from_specs)) if a != b] == []
     assert all(svg.startswith("<svg") and "mark-symbol" in svg for svg in templated)

@@ -39,9 +39,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 # parsing (~60% of a payment chart's time, ~30% of a price chart's). A fresh
 # View, not one View fed chart after chart: a reused View keeps the axis
 # labels both charts share and appends the others, so its SVG differs. The
-# first chart of a template on a page is drawn both ways: if the SVGs differ
-# in one byte, that template's charts are drawn from their specs (and the key
-# is listed in window.fallbacks). Without ARIA: the page shows the SVG as an
+# first chart of a template is drawn both ways: if the SVGs differ in one
+# byte, that template's charts are drawn from their specs on that page (and
+# the key is listed in window.fallbacks); a page that replaces one is told
+# which templates passed (window.passed), and draws none of those twice. Without ARIA: the page shows the SVG as an
 # <img> (whose alt text names the chart, the data table under it), where the
 # marks' ARIA labels are never read; leaving them out made SVGs a third
 # smaller and drawing ~8% faster.
@@ -50,6 +51,7 @@ RENDER_JS = r"""(() => {
 const SENTINEL = "\u0001";
 const templates = {};
 window.fallbacks = [];
+window.passed = [];
 const isSlot = (node) => typeof node === "string" && node.length > 1 && node[0] === SENTINEL;
 
 function walk(node, leaf) {
@@ -105,14 +107,15 @@ async function drawOne(item) {
   const svg = await fresh(walk(t.spec, (name) => item.v[name]));
   if (t.runtime && !t.checked) {
     t.checked = true;
-    if (await fromTemplate(t, item.v) !== svg) { t.runtime = null; window.fallbacks.push(item.t); }
+    if (await fromTemplate(t, item.v) === svg) window.passed.push(item.t);
+    else { t.runtime = null; window.fallbacks.push(item.t); }
   }
   return svg;
 }
 
 window.draw = async (text) => {
   const task = JSON.parse(text);
-  for (const [key, spec] of Object.entries(task.templates)) templates[key] = {spec};
+  for (const [key, spec] of Object.entries(task.templates)) templates[key] = {spec, checked: task.checked.includes(key)};
   const out = [];
   for (const item of task.items) {
     try {
@@ -159,6 +162,7 @@ class SvgRenderer:
         self._drawn: list[int] = []  # charts each page has drawn
         self._templates: dict[str, str] = {}  # every template key and text the caller gave
         self._sent: list[set] = []  # template keys each page has
+        self._passed: set[str] = set()  # templates whose first chart matched its spec's SVG
         self._script = ""
 
     def _start(self) -> None:
@@ -202,6 +206,7 @@ class SvgRenderer:
                 out += self._finish(*running.popleft(), names)
             i = next(i for i, p in enumerate(self._pages) if all(p is not q for q, _ in running))
             if self._drawn[i] >= RECYCLE:  # a fresh page (context, renderer process) takes its place
+                self._passed.update(self._pages[i].evaluate("() => window.passed"))
                 self._pages[i].context.close()
                 self._pages[i], self._drawn[i], self._sent[i] = self._new_page(), 0, set()
             page = self._pages[i]
@@ -209,7 +214,8 @@ class SvgRenderer:
             new = [k for k in self._templates if k not in self._sent[i]]
             self._sent[i].update(new)
             task = ('{"templates":{' + ",".join(f"{json.dumps(k)}:{self._templates[k]}" for k in new)
-                    + '},"items":[' + ",".join(items[j] for j in batch) + "]}")
+                    + '},"checked":' + json.dumps(sorted(self._passed))
+                    + ',"items":[' + ",".join(items[j] for j in batch) + "]}")
             page.evaluate(START_JS, task)
             running.append((page, batch))
         while running:
