@@ -125,8 +125,8 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
                     ctx.forget(READ_ONLY_BY[name])
             timed("release", ctx.release)
             timed("mkdocs", run_mkdocs, ctx)
-            # The Markdown is read: removed while the site stages run (~35k files at
-            # national scale took ~30 s to delete after the build).
+            # The Markdown is read: removed while the site stages run (deleting the
+            # staging folder after a national build took up to ~35 s).
             sweep = subprocess.Popen(["rm", "-rf", "--", str(ctx.docs_dir)])
             for name, stage in SITE_STAGES:
                 timed(name, stage, ctx)

@@ -77,8 +77,7 @@ PAGER_NEAR = 2  # pages either side of the current one that the pager links
 def pager(k: int, n: int) -> list[int | None]:
     """The page numbers a pager of page k of n shows, None for a gap: the
     first, the last and those near k. A rule with 50,000 findings has 1,000
-    pages; linking every one from every page made the pages grow with their
-    number (a megabyte of links in all, for each further thousand findings)."""
+    pages; linking every one from every page wrote a million links (~60 MB)."""
     shown = sorted({1, n, *range(max(1, k - PAGER_NEAR), min(n, k + PAGER_NEAR) + 1)})
     out: list[int | None] = []
     for j in shown:
