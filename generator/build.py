@@ -57,12 +57,17 @@ class BuildContext:
         self.pkg, self.charts = Package(self.pkg.path, self.pkg.meta), {}
         self.forget("")
 
+    def staged(self, name: str) -> Path:
+        """A path of the staging folder, beside docs and site: what waits
+        between stages without being published or held in memory."""
+        return self.docs_dir.parent / name
+
     @property
     def files_dir(self) -> Path:
         """Files that go into the site as they are (the downloads: a gigabyte at
         national scale), moved in after MkDocs (render.place_files) so that MkDocs
         does not copy them."""
-        return self.docs_dir.parent / "files"
+        return self.staged("files")
 
 
 @dataclass

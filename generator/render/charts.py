@@ -787,12 +787,17 @@ def _variant(kind: ChartKind, values: dict) -> tuple:
     return tuple((k, values[k]) for k in kind.variant)
 
 
+def _filled(plan_: ChartPlan, pkg) -> tuple[dict, dict]:
+    """The chart's values, and its kind's template for its variant filled with them."""
+    values = chart_values(plan_, pkg)
+    return values, _fill(template(plan_.kind, _variant(plan_.kind, values)), values)
+
+
 def spec_of(plan_: ChartPlan, pkg, validate: bool = False) -> dict:
     """The Vega-Lite spec as published: its kind's template for its variant,
     filled with its values. Altair checks specs against the Vega-Lite schema
     only when asked (the tests do)."""
-    values = chart_values(plan_, pkg)
-    spec = _fill(template(plan_.kind, _variant(plan_.kind, values)), values)
+    spec = _filled(plan_, pkg)[1]
     if validate:
         alt.vegalite.v6.schema.core.Root.validate(spec)
     return spec
@@ -832,12 +837,11 @@ def spec_item(text: str) -> str:
 
 
 def drawing_of(plan_: ChartPlan, pkg) -> Drawing:
-    values = chart_values(plan_, pkg)
-    kind, variant = plan_.kind, _variant(plan_.kind, values)
-    text = spec_text(_fill(template(kind, variant), values))
+    values, spec = _filled(plan_, pkg)
+    kind, text = plan_.kind, spec_text(spec)
     if not kind.templated:
         return Drawing(text, spec_item(text))
-    key, sentinels = sentinel_template(kind, variant)
+    key, sentinels = sentinel_template(kind, _variant(kind, values))
     own = spec_text({k: v for k, v in values.items() if k not in kind.variant})
     return Drawing(text, f'{{"t":{json.dumps(key, ensure_ascii=False)},"v":{own}}}', (key, sentinels))
 
@@ -1088,7 +1092,7 @@ def _write(ctx, plans: list[ChartPlan], drawings: list[Drawing], svgs: Callable[
 def render(ctx) -> None:
     """The charts stage: runs before "pages", which embed ctx.charts. Plans are
     made a chunk at a time, so only two chunks' frames are held at once."""
-    ctx.charts = ChartStore(ctx.docs_dir.parent / "chart-artifacts")
+    ctx.charts = ChartStore(ctx.staged("chart-artifacts"))
     plans = plan(ctx.pkg, ctx.derived)
     render_identity()  # fails early, with the fix, when the CJK font is missing
     with chromium.SvgProcess(_bundle(), pages=workers()) as drawing:

@@ -47,6 +47,8 @@ from ..package import ROOT
 from .pagefind_stable import compact_pages
 from .templating import money
 
+RECORDS_FILE = "search-records.pickle"  # in the staging folder, from collect to render
+
 log = logging.getLogger(__name__)
 
 # Han characters: CJK Unified Ideographs, Extension A, compatibility ideographs,
@@ -523,16 +525,12 @@ def resolve(site_dir: Path, recs: list[Record]) -> list[Record]:
     return kept
 
 
-def _records_file(ctx) -> Path:
-    return ctx.docs_dir.parent / "search-records.pickle"
-
-
 def collect(ctx) -> None:
     """Doc stage: the records of the data, made while the tables are loaded
     (the build lets them go before MkDocs) and indexed by render. They wait in
     a file of the staging folder: the build process holds nothing made in the
     tables' time through MkDocs and Pagefind."""
-    with open(_records_file(ctx), "wb") as fh:
+    with open(ctx.staged(RECORDS_FILE), "wb") as fh:
         pickle.dump(records(ctx.pkg, ctx.derived), fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -550,7 +548,7 @@ def render(ctx) -> None:
 
 def write_records(ctx, folder: Path) -> None:
     """Every record whose page exists, as a small HTML file under folder."""
-    with open(_records_file(ctx), "rb") as fh:
+    with open(ctx.staged(RECORDS_FILE), "rb") as fh:
         recs = pickle.load(fh) + page_records(ctx.site_dir, handwritten_urls())
     kept = resolve(ctx.site_dir, recs)
     if len(kept) < len(recs):
