@@ -119,19 +119,28 @@ class Sampler:
 class Progress:
     """Where a build has got to, rewritten every few seconds: what is left of a build
     that is killed. DOC_STAGES and SITE_STAGES entries are wrapped to note their
-    start (validate, derive and MkDocs are known only from the gaps)."""
+    start (validate, derive and MkDocs are known only from the gaps). The doc
+    stages run in the build's child process, so starts are appended to a file of
+    their own, which both processes can write."""
 
     def __init__(self, path: Path, every: float = 5.0):
         self.path, self.every = path, every
+        self.marks_file = path.with_name(path.name + ".marks")
+        self.marks_file.unlink(missing_ok=True)
         self.start = time.perf_counter()
-        self.marks: list[tuple[str, float]] = []
         self._written = 0.0
 
     def marking(self, name, fn):
         def stage(ctx):
-            self.marks.append((name, round(time.perf_counter() - self.start, 2)))
+            with open(self.marks_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps([name, round(time.perf_counter() - self.start, 2)]) + "\n")
             return fn(ctx)
         return stage
+
+    def marks(self) -> list:
+        if not self.marks_file.is_file():
+            return []
+        return [json.loads(line) for line in self.marks_file.read_text(encoding="utf-8").splitlines() if line]
 
     def sample(self, samples: list[tuple[float, int]]) -> None:
         now = time.perf_counter()
@@ -141,7 +150,7 @@ class Progress:
         self.path.write_text(json.dumps({
             "elapsed_s": round(now - self.start, 1),
             "tree_mb": round(samples[-1][1] / 2**20), "tree_peak_mb": round(max(b for _, b in samples) / 2**20),
-            "stages_started": self.marks,
+            "stages_started": self.marks(),
         }), encoding="utf-8")
 
 

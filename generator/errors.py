@@ -22,6 +22,9 @@ class InvalidPackage(Exception):
         super().__init__(f"{len(errors)} validation error(s)")
         self.errors = errors
 
+    def __reduce__(self):  # pickled whole: the build validates in a child process
+        return InvalidPackage, (self.errors,)
+
 
 def format_table(errors: list[DataError]) -> str:
     """A plain-text table a maintainer can read in a terminal or CI log."""

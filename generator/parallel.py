@@ -4,12 +4,16 @@ gigabyte); only the items and the results cross between processes.
 
 Fork, not spawn: spawn re-imports the caller's main module, which broke callers
 without a `__main__` guard. The parent's objects are frozen out of the garbage
-collector first, so the children do not copy them by walking them."""
+collector first, so the children do not copy them by walking them.
+
+in_child runs one job in a forked process of its own, for the memory it
+gives back when it ends."""
 from __future__ import annotations
 
 import gc
 import multiprocessing
 import os
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 _job: Callable | None = None  # what the forked workers call: set before the fork
@@ -47,3 +51,48 @@ def fork_imap(fn: Callable, items: Sequence, chunk: int = 1) -> Iterator:
 
 def _run_chunk(items: Sequence) -> list:
     return [_job(item) for item in items]
+
+
+class RemoteTraceback(Exception):
+    """Where an exception of in_child's process was raised, as its traceback text."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def in_child(fn: Callable, *args):
+    """fn(*args) in a forked process, its result or its exception brought back.
+    Everything fn allocates is given back to the system whole when the process
+    ends, which freeing objects in this process does not do (Python's and
+    glibc's heaps keep what is left around a few live objects)."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, fn, args))
+    child.start()
+    send.close()
+    try:
+        ok, value = receive.recv()
+    except EOFError:
+        value = None
+    finally:
+        child.join()
+        receive.close()
+    if value is None:
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)} 的子进程意外退出（exit code {child.exitcode}）")
+    if ok:
+        return value
+    exc, text = value
+    raise exc from RemoteTraceback(text)
+
+
+def _child(send, fn: Callable, args: tuple) -> None:
+    try:
+        result = (True, fn(*args))
+    except BaseException as exc:  # noqa: BLE001  every failure goes back to the caller
+        result = (False, (exc, traceback.format_exc()))
+    try:
+        send.send(result)
+    except Exception as exc:  # noqa: BLE001  an exception or result that cannot be pickled
+        send.send((False, (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
+    finally:
+        send.close()

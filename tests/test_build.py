@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -16,7 +17,8 @@ from mkdocs.utils.meta import get_data
 from generator import build as build_module
 from generator.build import BuildContext, mkdocs_config
 from generator.mkdocs_pages import HOOKS, _front, build_deferred, generated_pages_deferred
-from generator.parallel import cpus
+from generator.errors import DataError, InvalidPackage
+from generator.parallel import RemoteTraceback, cpus, in_child
 from generator.render.templating import front_matter_title
 
 
@@ -154,3 +156,34 @@ def test_a_warning_on_a_generated_page_aborts_the_build(tmp_path, monkeypatch):
     with pytest.raises(Abort, match="1 warnings"):
         build_module.run_mkdocs(BuildContext(pkg, {}, tmp_path / "docs", tmp_path / "site"))
     assert (tmp_path / "site" / "product" / "p3-1" / "index.html").is_file()  # every other page was written
+
+
+def _allocate_and_report(n: int) -> tuple[int, int]:
+    import resource
+    block = bytearray(n)  # zero-filled, so resident: counts in the child's peak
+    assert len(block) == n
+    return os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_in_child_runs_in_a_process_of_its_own_and_brings_back_the_result():
+    pid, child_peak = in_child(_allocate_and_report, 400 * 2**20)
+    assert pid != os.getpid()
+    assert child_peak >= 400 * 2**20  # the memory was the child's
+
+
+def _invalid(errors):
+    raise InvalidPackage(errors)
+
+
+def test_in_child_raises_the_childs_exception_with_its_data_and_traceback():
+    errors = [DataError("winners.csv", 3, "price", "不是数字")]
+    with pytest.raises(InvalidPackage) as caught:
+        in_child(_invalid, errors)
+    assert caught.value.errors == errors
+    assert isinstance(caught.value.__cause__, RemoteTraceback)
+    assert "_invalid" in str(caught.value.__cause__)
+
+
+def test_in_child_says_so_when_the_child_dies():
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        in_child(os._exit, 3)

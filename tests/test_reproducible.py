@@ -65,20 +65,24 @@ def test_every_stage_sees_the_date_and_the_build_restores_it(tmp_path, monkeypat
     import generator.build as build_module
     import generator.render as render
 
-    seen = []
+    seen_file = tmp_path / "seen.txt"  # doc stages run in a child process: they report through a file
+
+    def probe(ctx):
+        with open(seen_file, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.environ.get('SOURCE_DATE_EPOCH')}\n")
 
     def fake_mkdocs(ctx):
-        seen.append(os.environ.get("SOURCE_DATE_EPOCH"))
+        probe(ctx)
         ctx.site_dir.mkdir(parents=True)
         (ctx.site_dir / "index.html").write_text(
             '<meta http-equiv="Content-Security-Policy" content="default-src \'self\'">', encoding="utf-8")
 
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     monkeypatch.setattr(build_module, "run_mkdocs", fake_mkdocs)
-    monkeypatch.setattr(render, "DOC_STAGES", [("probe", lambda ctx: seen.append(os.environ.get("SOURCE_DATE_EPOCH")))])
+    monkeypatch.setattr(render, "DOC_STAGES", [("probe", probe)])
     monkeypatch.setattr(render, "SITE_STAGES", [])
     build_module.build(DATA, tmp_path / "site")
-    assert seen == [str(int(_as_of().timestamp()))] * 2
+    assert seen_file.read_text(encoding="utf-8").split() == [str(int(_as_of().timestamp()))] * 2
     assert "SOURCE_DATE_EPOCH" not in os.environ
 
 
