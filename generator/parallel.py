@@ -68,16 +68,18 @@ def in_child(fn: Callable, *args):
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, fn, args))
-    child.start()
-    send.close()
+    gc.freeze()  # as in fork_imap: the child's collector leaves our objects' pages shared
     try:
+        child.start()
+        send.close()
         ok, value = receive.recv()
-    except EOFError:
-        value = None
+    except EOFError:  # it ended without a word
+        ok, value = None, None
     finally:
+        gc.unfreeze()
         child.join()
         receive.close()
-    if value is None:
+    if ok is None:
         raise RuntimeError(f"{getattr(fn, '__name__', fn)} 的子进程意外退出（exit code {child.exitcode}）")
     if ok:
         return value
