@@ -14,7 +14,7 @@ from conftest import DATA, read_rows
 from generator.derive import derive
 from generator.package import load
 from generator.render import pagefind_stable
-from generator.render.search import Record, han_words, query_terms, records, resolve, write_index
+from generator.render.search import Record, article_text, han_words, query_terms, records, resolve, write_index
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +233,24 @@ def test_fragments_get_short_names_that_change_with_any_record(tmp_path):
 
 
 # ---------------------------------------------------------------- the build
+
+def test_article_text_with_a_limit_is_the_start_of_the_whole_text(sample_site):
+    """Cut text, as page_records takes it, reads as the whole text does up to the limit,
+    and is longer than the limit exactly when the whole text is."""
+    page = "<article class=\"md-content__inner md-typeset\"><h1>标题</h1>" + "<p>甲&amp;乙 <a href=\"x\">丙</a></p>" * 400 \
+        + "<h2>小节</h2><p>尾</p></article>"
+    pages = [page] + [p.read_text(encoding="utf-8") for p in sorted(sample_site.rglob("index.html"))[:300]]
+    checked = 0
+    for html_ in pages:
+        h1, headings, whole = article_text(html_)
+        for limit in (1, 60, 3000):
+            cut = article_text(html_, limit)
+            assert cut[:2] == (h1, headings)
+            assert cut[2][:limit] == whole[:limit] and (len(cut[2]) > limit) == (len(whole) > limit)
+            checked += len(whole) > len(cut[2])
+    assert checked  # some texts were cut
+    assert "尾" not in article_text(page, 60)[2] and "小节" not in article_text(page)[2]
+
 
 def test_build_writes_a_chinese_pagefind_index_and_no_material_index(sample_site):
     assert not list(sample_site.rglob("search_index.json"))

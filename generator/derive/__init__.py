@@ -1,10 +1,29 @@
 """Derived tables: everything pages, charts and downloads show, computed once."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 
-def derive(pkg) -> dict[str, pd.DataFrame]:
+class Derived(dict):
+    """The derived tables by name. Those given as `later` are made when first
+    read: the patient table (~120 MB at national) is not read by the charts
+    stage, so it is made after it, while the browser that draws the charts
+    (~1 GB) is gone."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], later: dict[str, Callable[[], pd.DataFrame]]):
+        super().__init__(tables)
+        self._later = later
+
+    def __missing__(self, name: str) -> pd.DataFrame:
+        if name not in self._later:
+            raise KeyError(name)
+        table = self[name] = self._later.pop(name)()
+        return table
+
+
+def derive(pkg) -> Derived:
     from . import charts, patient, prices, provinces, rounds, rules, substitutes
     from .summary import headline
 
@@ -20,8 +39,7 @@ def derive(pkg) -> dict[str, pd.DataFrame]:
         "supply": supply,                          # (winning product, region it supplies)
         "notices": provinces.notices(pkg),
         "provinces": provinces.provinces(pkg, supply),
-        "patient": patient.patient_rows(pkg, products),
         "findings": rules.findings(pkg, products),
     }
     derived.update(charts.chart_tables(pkg, derived))  # chart_*: one row per plotted mark
-    return derived
+    return Derived(derived, later={"patient": lambda: patient.patient_rows(pkg, products)})

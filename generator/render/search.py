@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 from pypinyin import lazy_pinyin
 
-from ..memory import return_freed
+from ..parallel import in_child
 from ..package import ROOT
 from .pagefind_stable import compact_pages
 from .templating import money
@@ -70,6 +70,7 @@ ENTITY_PREFIXES = ("unit/", "product/", "round/", "province/", "company/")
 NAME_WEIGHT = {"unit": 10.0, "company": 10.0, "province": 10.0, "round": 6.0,
                "notice": 2.0, "page": 4.0, "product": 1.0}
 PAGE_TEXT_LIMIT = 3000  # characters of a hand-written page's text that are indexed
+DETAIL_LIMIT = 60  # characters of a page's text shown under its title in the results
 UNUSED_BUNDLE_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
                        "pagefind-modular-ui.css", "pagefind-component-ui.js",
                        "pagefind-component-ui.css", "pagefind-highlight.js")
@@ -429,7 +430,7 @@ def _notice_records(notices, regions, round_name, province_of, category_of) -> l
 
 # ---------------------------------------------------------------- other pages
 
-ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">(.*?)</article>', re.S)
+ARTICLE_START = re.compile(r'<article class="md-content__inner[^"]*">')
 HEADING = re.compile(r"<(h[1-3])\b[^>]*>(.*?)</\1>", re.S)
 NOT_TEXT = re.compile(r'<(script|style|svg|nav|form)\b.*?</\1>|<a class="headerlink".*?</a>', re.S)
 TAG = re.compile(r"<[^>]+>")
@@ -440,19 +441,35 @@ def _plain(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(TAG.sub(" ", fragment))).strip()
 
 
-def article_text(page_html: str) -> tuple[str, list[str], str]:
-    """(h1, h2/h3 headings, text) of a built Material page's article."""
-    m = ARTICLE.search(page_html)
-    if not m:
+def article_text(page_html: str, limit: int | None = None) -> tuple[str, list[str], str]:
+    """(h1, h2/h3 headings, text) of a built Material page's article; with a
+    limit, the text is cut after at least limit characters, and only as much
+    of the article is converted as that takes (a /checks/ page is ~0.5 MB of
+    HTML, and converting all of it cost ~10 ms a page)."""
+    start = ARTICLE_START.search(page_html)
+    end = page_html.find("</article>", start.end()) if start else -1
+    if end < 0:
         return "", [], ""
-    article = NOT_TEXT.sub(" ", m.group(1))
+    article = NOT_TEXT.sub(" ", page_html[start.end():end])
     h1, headings = "", []
     for tag, inner in HEADING.findall(article):
         if tag == "h1" and not h1:
             h1 = _plain(inner)
         elif tag != "h1":
             headings.append(_plain(inner))
-    return h1, [h for h in headings if h], _plain(HEADING.sub(" ", article))
+    return h1, [h for h in headings if h], _text_prefix(HEADING.sub(" ", article), limit)
+
+
+def _text_prefix(fragment: str, limit: int | None) -> str:
+    """_plain(fragment), or a prefix of it at least limit characters long: the
+    fragment is cut only after a ">", so no tag or entity is split."""
+    size = 8 * limit if limit else len(fragment)
+    while True:
+        cut = fragment if size >= len(fragment) else fragment[:fragment.rfind(">", 0, size) + 1]
+        text = _plain(cut)
+        if cut is fragment or len(text) > limit:
+            return text
+        size *= 4
 
 
 def handwritten_urls(docs_src: Path = ROOT / "site_src" / "docs") -> set[str]:
@@ -488,13 +505,14 @@ def page_records(site_dir: Path, full_text: set[str]) -> list[Record]:
     for page in sorted(_non_entity_pages(site_dir)):
         rel = page.parent.relative_to(site_dir).as_posix()
         url = "/" if rel == "." else f"/{rel}/"
-        h1, headings, body = article_text(page.read_text(encoding="utf-8"))
+        limit = PAGE_TEXT_LIMIT if url in full_text else DETAIL_LIMIT
+        h1, headings, body = article_text(page.read_text(encoding="utf-8"), limit)
         if not h1:
             continue
         text = headings + ([body[:PAGE_TEXT_LIMIT]] if url in full_text else [])
         out.append(Record(
             url=url, kind="page", title=h1, names=[], text=text,
-            meta={"detail": body[:60] + ("…" if len(body) > 60 else "")},
+            meta={"detail": body[:DETAIL_LIMIT] + ("…" if len(body) > DETAIL_LIMIT else "")},
             filters={"类型": [KINDS["page"]]},
         ))
     return out
@@ -541,8 +559,8 @@ def render(ctx) -> None:
     Pagefind CLI: its Python API answers one call per 0.1 s (it polls), so adding
     10,000 records one by one would take 17 minutes; a folder takes seconds."""
     with tempfile.TemporaryDirectory(prefix=".search-", dir=ctx.site_dir.parent) as tmp:
-        write_records(ctx, Path(tmp))
-        return_freed()  # the records, while Pagefind indexes their files
+        # in a child: the build process holds none of the records while Pagefind runs
+        in_child(write_records, ctx, Path(tmp))
         write_index(Path(tmp), ctx.site_dir / "pagefind")
 
 
