@@ -23,13 +23,16 @@ def cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def fork_map(fn: Callable, items: Sequence, chunk: int = 1) -> list:
+def fork_map(fn: Callable, items: Sequence, chunk: int = 1, fresh_after: int | None = None) -> list:
     """[fn(item) for item in items] in any order: in forked workers when there is
-    more than one CPU and more than one chunk of work, else in this process."""
-    return list(fork_imap(fn, items, chunk))
+    more than one CPU and more than one chunk of work, else in this process.
+    With fresh_after, a worker is replaced by a fresh fork after that many
+    chunks: what it copied of the parent's pages (touching an object writes
+    its reference count) and what it kept goes back to the system."""
+    return list(fork_imap(fn, items, chunk, fresh_after))
 
 
-def fork_imap(fn: Callable, items: Sequence, chunk: int = 1) -> Iterator:
+def fork_imap(fn: Callable, items: Sequence, chunk: int = 1, fresh_after: int | None = None) -> Iterator:
     """fork_map's results one by one as they arrive, so the caller can keep less
     of each than the whole result."""
     global _job
@@ -41,7 +44,7 @@ def fork_imap(fn: Callable, items: Sequence, chunk: int = 1) -> Iterator:
     _job = fn
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=fresh_after) as pool:
             for part in pool.imap_unordered(_run_chunk, chunks):
                 yield from part
     finally:
