@@ -323,6 +323,30 @@ def test_every_data_row_links_its_source(sample_site):
                                          for link in links), (path, row.text)
 
 
+def test_unit_jobs_write_every_unit_and_product_page_once_each_unit_with_its_products(rows):
+    """A worker makes a unit's substitute rows once and forgets them at the next
+    unit, so a unit's product pages must come right after its page."""
+    from generator.build import BuildContext
+    from generator.derive import derive
+    from generator.package import load
+    from generator.render import pages_unit
+    from generator.render.views import View
+
+    pkg = load(DATA)
+    jobs = pages_unit.jobs(View(BuildContext(pkg, derive(pkg), Path("docs"), Path("site"))))
+    units = [key for fn, key in jobs if fn is pages_unit.write_unit]
+    products = [key for fn, key in jobs if fn is pages_unit.write_product]
+    assert sorted(units) == sorted(u["unit_id"] for u in rows["units"])
+    assert sorted(products) == sorted(w["winner_id"] for w in rows["winners"])
+    unit_of = {w["winner_id"]: w["unit_id"] for w in rows["winners"]}
+    current = None
+    for fn, key in jobs:
+        if fn is pages_unit.write_unit:
+            current = key
+        else:
+            assert unit_of[key] == current, key
+
+
 # ── Escaping: hostile names stay text wherever they land ─────────────────────
 
 def test_hostile_names_are_escaped_in_generated_pages(tmp_path):

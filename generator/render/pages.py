@@ -21,7 +21,7 @@ CHECKS_PAGE_ROOT = "../../../"  # /checks/<rule_id>/<k>/
 LEAF_CHUNK = 64  # pages per task handed to a worker
 # Tasks a worker writes before a fresh fork replaces it: at national scale a
 # worker that wrote all its ~17,000 pages had grown to ~0.6 GB (PSS).
-FRESH_AFTER = 40
+FRESH_AFTER = 10
 
 
 def render(ctx) -> None:

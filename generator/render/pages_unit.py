@@ -9,8 +9,11 @@ from .views import PAGE_ROWS, View, standards_summary
 
 
 def jobs(v: View) -> list[tuple]:
-    """One (writer, key) per page; pages.render runs them on every CPU."""
-    return [(write_unit, u) for u in v.units] + [(write_product, w) for w in v.products]
+    """One (writer, key) per page; pages.render runs them on every CPU. A unit's
+    product pages follow its page, so a worker writes them one after another
+    and makes their shared substitute rows once (templating.Links.substitute_row)."""
+    return [job for u in v.units
+            for job in [(write_unit, u)] + [(write_product, p["winner_id"]) for p in v.by_unit.get(u, [])]]
 
 
 def write_unit(docs: Path, v: View, common: dict, unit_id: str) -> None:

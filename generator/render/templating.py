@@ -113,11 +113,17 @@ class Links:
 
     def substitute_row(self, s: dict, self_id: str) -> Markup:
         """A row of a product page's substitutes table. Every product page of a
-        unit lists the same rows, so each is made once per worker (View.row_cache)."""
-        key = ("substitute", self.root, s["winner_id"], s["same_strength"], s["winner_id"] == self_id)
-        row = self.v.row_cache.get(key)
+        unit lists the same rows, so each is made once per worker (View.row_cache)
+        while the worker writes that unit's pages, one after another; the rows
+        of the unit before are let go."""
+        rows = self.v.row_cache.get(s["unit_id"])
+        if rows is None:
+            self.v.row_cache.clear()
+            rows = self.v.row_cache[s["unit_id"]] = {}
+        key = (self.root, s["winner_id"], s["same_strength"], s["winner_id"] == self_id)
+        row = rows.get(key)
         if row is None:
-            row = self.v.row_cache[key] = self._substitute_row(s, key[-1])
+            row = rows[key] = self._substitute_row(s, key[-1])
         return row
 
     def _substitute_row(self, s: dict, is_self: bool) -> Markup:

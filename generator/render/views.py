@@ -177,7 +177,7 @@ class View:
     def __init__(self, ctx):
         pkg, d = ctx.pkg, ctx.derived
         t = pkg.tables
-        self.row_cache: dict = {}  # table rows that many pages repeat (templating.Links)
+        self.row_cache: dict = {}  # unit_id -> table rows its pages repeat (templating.Links)
         self.as_of, self.sample = pkg.as_of, pkg.sample
         self.sources = {s["source_id"]: self._source(s) for s in records(t["sources"])}
         self.region = {r["region_code"]: r["short_name"] for r in records(t["regions"])}
