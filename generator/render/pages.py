@@ -19,8 +19,12 @@ SECTION_ROOT = "../"  # /units/ and the like are one folder deep
 LEAF_ROOT = "../../"  # /unit/<id>/ and the like are two folders deep
 CHECKS_PAGE_ROOT = "../../../"  # /checks/<rule_id>/<k>/
 LEAF_CHUNK = 64  # pages per task handed to a worker
-# Tasks a worker writes before a fresh fork replaces it: at national scale a
-# worker that wrote all its ~17,000 pages had grown to ~0.6 GB (PSS).
+# Tasks a worker writes before a fresh fork replaces it. A worker copies each
+# memory page of the View that it reads (reading writes reference counts). At
+# national scale the two workers held ~0.6 GB each (PSS) to the end; replaced
+# every 10 tasks, those writing unit and product pages hold ~0.4 GB. The first
+# tasks (/checks/, province, round, company pages) read from all over the View
+# and reach ~0.6 GB whatever the replacement rate (8 pages a task: the same).
 FRESH_AFTER = 10
 
 
