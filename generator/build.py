@@ -120,9 +120,9 @@ def _timer(timings: dict[str, float], peak: dict[str, float]):
 def write_docs(data_dir: Path | str, docs_dir: Path, site_dir: Path) -> Docs:
     """validate → derive → DOC_STAGES: the data's half of the build, which holds
     the tables. The build runs it in a child process (in_child), so all it
-    allocated goes back to the system when it ends: the build process itself
-    stays at its imports (~0.25 GB, against ~0.6 GB once a national package had
-    been loaded and let go) while MkDocs and Pagefind (~1.7 GB at national) run."""
+    allocated goes back to the system when it ends: at national scale the build
+    process stays at its imports (~0.2 GB; it kept ~0.6 GB after loading the
+    package and letting it go) beside Pagefind (~1.6 GB)."""
     from .derive import derive
     from .render import DOC_STAGES
 
