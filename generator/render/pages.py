@@ -24,7 +24,7 @@ LEAF_CHUNK = 64  # pages per task handed to a worker
 # national scale the two workers held ~0.6 GB each (PSS) to the end; replaced
 # every 10 tasks, those writing unit and product pages hold ~0.4 GB. The first
 # tasks (/checks/, province, round, company pages) read from all over the View
-# and reach ~0.6 GB whatever the replacement rate (8 pages a task: the same).
+# and reach ~0.6 GB whatever the replacement rate (8 pages a task: no better).
 FRESH_AFTER = 10
 
 
