@@ -7,8 +7,9 @@ import gc
 
 def return_freed() -> None:
     """Collect, then hand freed heap pages back to the system: glibc keeps them
-    otherwise, and what a stage let go (the ~600 MB of released tables, the
-    search records) would still count against the build process."""
+    otherwise, and what a stage let go (~0.2 GB after validation and derive,
+    the chart tables after the charts stage) would still count against the
+    process that holds the tables."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
