@@ -37,16 +37,15 @@ nearly all of it measuring text (~1 ms per label).
 - This process builds the specs and writes the charts; one drawing process
   (a fresh Python, not a fork) owns the one browser, with a page per CPU
   drawing at once ($VBP_CHART_WORKERS to change it), 96 charts per task and
-  6 per page call, each page replaced by a fresh one every 150 charts. See
-  "the stage" below. The browser and its Playwright driver take ~1 GB
-  whatever the package's size (two renderers ~0.27 GB each, the driver
-  ~0.16 GB, the browser process ~0.13 GB, the rest small); before, each of
-  two forked workers ran a browser of its own, pages were never replaced
-  (a page grew to ~1.2 GB over a national build), and a forked process
-  copies ~0.5 GB of a national build's heap as it allocates. National
-  (6,235 charts, cold cache, 2 shared cores): the stage took 212 s and its
-  process tree peaked at 2.6 GB, the build process holding 1.35 GB of it
-  (before: 230 s, 5.5 GB).
+  6 per page call, two calls queued in each page, each page's garbage
+  collected every 250 charts (chromium.RENDER_JS). See "the stage" below.
+  The browser and its Playwright driver take ~1 GB whatever the package's
+  size (two renderers ~0.26 GB each, the driver ~0.16 GB, the browser
+  process ~0.13 GB, the rest small); before, each of two forked workers ran
+  a browser of its own, and a forked process copies ~0.5 GB of a national
+  build's heap as it allocates. National (6,235 charts, cold cache, 2
+  shared cores): the stage took ~80 s (before: 130 s with pages replaced
+  every 150 charts to bound their memory, and pages idle ~40% of the time).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
   fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
   renders only the charts whose data changed and starts no browser when none
