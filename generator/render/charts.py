@@ -38,12 +38,12 @@ nearly all of it measuring text (~1 ms per label).
   (a fresh Python, not a fork) owns the one browser, with a page per CPU
   drawing at once ($VBP_CHART_WORKERS to change it), 96 charts per task and
   6 per page call, two calls queued in each page, each page's garbage
-  collected every 250 charts (chromium.RENDER_JS). See "the stage" below.
-  The browser and its Playwright driver take ~1 GB whatever the package's
-  size (two renderers ~0.26 GB each, the driver ~0.16 GB, the browser
-  process ~0.13 GB, the rest small); before, each of two forked workers ran
-  a browser of its own, and a forked process copies ~0.5 GB of a national
-  build's heap as it allocates. National (6,235 charts, cold cache, 2
+  collected every 150 charts (chromium.RENDER_JS). See "the stage" below.
+  The browser and its Playwright driver take ~0.9 GB whatever the
+  package's size (two renderers ~0.25 GB each, the driver ~0.16-0.19 GB,
+  the browser process ~0.13 GB, the rest small); before, each of two
+  forked workers ran a browser of its own, and a forked process copies
+  ~0.5 GB of a national build's heap as it allocates. National (6,235 charts, cold cache, 2
   shared cores): the stage took ~80 s (before: 130 s with pages replaced
   every 150 charts to bound their memory, and pages idle ~40% of the time).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
