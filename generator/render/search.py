@@ -42,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 from pypinyin import lazy_pinyin
 
-from ..parallel import in_child
+from ..parallel import fork_map, in_child
 from ..package import ROOT
 from .pagefind_stable import compact_pages
 from .templating import money
@@ -564,6 +564,9 @@ def render(ctx) -> None:
         write_index(Path(tmp), ctx.site_dir / "pagefind")
 
 
+WRITE_CHUNK = 1024  # record files per task
+
+
 def write_records(ctx, folder: Path) -> None:
     """Every record whose page exists, as a small HTML file under folder."""
     with open(ctx.staged(RECORDS_FILE), "rb") as fh:
@@ -573,10 +576,12 @@ def write_records(ctx, folder: Path) -> None:
         missing = sorted({r.url.split("#")[0] for r in recs} - {r.url.split("#")[0] for r in kept})
         log.warning("search: %d records left out, their pages do not exist (e.g. %s)",
                     len(recs) - len(kept), ", ".join(missing[:3]))
-    for rec in kept:
+
+    def write(rec: Record) -> None:
         path = folder / rec.file_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(rec.html(), encoding="utf-8")
+    fork_map(write, kept, chunk=WRITE_CHUNK)  # ~0.2 ms a file: 8 s for a national site's on one CPU
 
 
 def write_index(records_dir: Path, out_dir: Path) -> None:
