@@ -398,9 +398,13 @@ def test_charts_drawn_from_a_parsed_template_are_the_very_svgs_of_their_specs(sy
     chart as a fresh View of it with the chart's values: byte for byte the
     SVG that vega-embed draws from the chart's own spec, for every templated
     chart of data/ and of a synthetic package and every variant, also on the
-    pages that replace others and are told which templates passed; and no
-    template fell back to drawing from specs."""
+    pages that replace others and are told which templates passed, and with
+    garbage collected every few charts; and no template fell back to drawing
+    from specs."""
     monkeypatch.setattr(C.chromium, "RECYCLE", 24)
+    assert "const GC_EVERY = 150;" in C.chromium.RENDER_JS
+    monkeypatch.setattr(C.chromium, "RENDER_JS", C.chromium.RENDER_JS.replace("const GC_EVERY = 150;",
+                                                                               "const GC_EVERY = 5;"))
     drawings, names, variants = [], [], set()
     for folder in (DATA, synthetic_package):
         pkg = load(folder)

@@ -43,9 +43,10 @@ nearly all of it measuring text (~1 ms per label).
   package's size (two renderers ~0.25 GB each, the driver ~0.16-0.19 GB,
   the browser process ~0.13 GB, the rest small); before, each of two
   forked workers ran a browser of its own, and a forked process copies
-  ~0.5 GB of a national build's heap as it allocates. National (6,235 charts, cold cache, 2
-  shared cores): the stage took ~80 s (before: 130 s with pages replaced
-  every 150 charts to bound their memory, and pages idle ~40% of the time).
+  ~0.5 GB of a national build's heap as it allocates. National (6,235
+  charts, cold cache, 2 shared cores): the stage took ~80 s (before: 130 s,
+  with pages replaced every 150 charts to bound their memory, and each page
+  idle ~40% of the time).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
   fonts, the browser, the page's scripts and the Vega bundle, so a rebuild
   renders only the charts whose data changed and starts no browser when none
