@@ -84,7 +84,7 @@ import numpy as np
 import pandas as pd
 import vl_convert as vlc
 from altair.utils.schemapi import debug_mode
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..package import ROOT
 from . import chromium
@@ -150,6 +150,12 @@ class ChartArtifact:
 
     def href(self, kind: str) -> str:
         return self.root + self.files[kind]
+
+    @property
+    def rows_html(self) -> Markup:
+        """The data table's rows (a unit chart plots hundreds: ~1 ms a chart as a Jinja loop)."""
+        return Markup("".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>\n"
+                              for r in self.rows))
 
     @property
     def spec_json(self) -> Markup:
