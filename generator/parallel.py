@@ -7,7 +7,7 @@ without a `__main__` guard. The parent's objects are frozen out of the garbage
 collector first, so the children do not copy them by walking them.
 
 in_child runs one job in a forked process of its own, for the memory it
-gives back when it ends."""
+gives back when it ends; Background runs one beside this process."""
 from __future__ import annotations
 
 import gc
@@ -68,26 +68,39 @@ def in_child(fn: Callable, *args):
     Everything fn allocates is given back to the system whole when the process
     ends, which freeing objects in this process does not do (Python's and
     glibc's heaps keep what is left around a few live objects)."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, fn, args))
-    gc.freeze()  # as in fork_imap: the child's collector leaves our objects' pages shared
-    try:
-        child.start()
-        send.close()
-        ok, value = receive.recv()
-    except EOFError:  # it ended without a word
-        ok, value = None, None
-    finally:
-        gc.unfreeze()
-        child.join()
-        receive.close()
-    if ok is None:
-        raise RuntimeError(f"{getattr(fn, '__name__', fn)} 的子进程意外退出（exit code {child.exitcode}）")
-    if ok:
-        return value
-    exc, text = value
-    raise exc from RemoteTraceback(text)
+    return Background(fn, *args).result()
+
+
+class Background:
+    """fn(*args) in a forked process while this one goes on; result() waits for
+    it and brings back its result or its exception, as in_child."""
+
+    def __init__(self, fn: Callable, *args):
+        context = multiprocessing.get_context("fork")
+        self._name = getattr(fn, "__name__", str(fn))
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(target=_child, args=(send, fn, args))
+        gc.freeze()  # as in fork_imap: the child's collector leaves our objects' pages shared
+        try:
+            self._child.start()
+        finally:
+            gc.unfreeze()
+            send.close()
+
+    def result(self):
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:  # it ended without a word
+            ok, value = None, None
+        finally:
+            self._child.join()
+            self._receive.close()
+        if ok is None:
+            raise RuntimeError(f"{self._name} 的子进程意外退出（exit code {self._child.exitcode}）")
+        if ok:
+            return value
+        exc, text = value
+        raise exc from RemoteTraceback(text)
 
 
 def _child(send, fn: Callable, args: tuple) -> None:

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ from generator import build as build_module
 from generator.build import BuildContext, mkdocs_config
 from generator.mkdocs_pages import HOOKS, _front, build_deferred, generated_pages_deferred
 from generator.errors import DataError, InvalidPackage
-from generator.parallel import RemoteTraceback, cpus, in_child
+from generator.parallel import Background, RemoteTraceback, cpus, in_child
 from generator.render.templating import front_matter_title
 
 
@@ -187,3 +188,21 @@ def test_in_child_raises_the_childs_exception_with_its_data_and_traceback():
 def test_in_child_says_so_when_the_child_dies():
     with pytest.raises(RuntimeError, match="exit code 3"):
         in_child(os._exit, 3)
+
+
+def _wait_for(path: str, seconds: float) -> int | None:
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def test_a_background_job_runs_while_its_caller_goes_on(tmp_path):
+    """derive runs the rule checks so, beside the chart tables: the job waits
+    for a file its caller writes only once Background has returned."""
+    go = tmp_path / "go"
+    job = Background(_wait_for, str(go), 60)
+    go.write_text("")
+    assert job.result() not in (None, os.getpid())

@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from ..parallel import Background
+
 
 class Derived(dict):
     """The derived tables by name. Those given as `later` are made when first
@@ -39,7 +41,11 @@ def derive(pkg) -> Derived:
         "supply": supply,                          # (winning product, region it supplies)
         "notices": provinces.notices(pkg),
         "provinces": provinces.provinces(pkg, supply),
-        "findings": rules.findings(pkg, products),
     }
-    derived.update(charts.chart_tables(pkg, derived))  # chart_*: one row per plotted mark
+    # The rule checks and the chart tables take about as long and need only the
+    # tables above: the checks run on the other CPU meanwhile.
+    findings = Background(rules.findings, pkg, products)
+    tables = charts.chart_tables(pkg, derived)  # chart_*: one row per plotted mark
+    derived["findings"] = findings.result()
+    derived.update(tables)
     return Derived(derived, later={"patient": lambda: patient.patient_rows(pkg, products)})
