@@ -7,8 +7,6 @@ URLs come from ids and never change with the data: /unit/<unit_id>/,
 the site root), so the site works from any folder or sub-path."""
 from __future__ import annotations
 
-from functools import partial
-
 from ..derive.rules import RULE_TITLES, RULES
 from ..parallel import fork_map
 from . import pages_places, pages_unit
@@ -20,11 +18,10 @@ LEAF_ROOT = "../../"  # /unit/<id>/ and the like are two folders deep
 CHECKS_PAGE_ROOT = "../../../"  # /checks/<rule_id>/<k>/
 LEAF_CHUNK = 64  # pages per task handed to a worker
 # Tasks a worker writes before a fresh fork replaces it. A worker copies each
-# memory page of the View that it reads (reading writes reference counts). At
-# national scale the two workers held ~0.6 GB each (PSS) to the end; replaced
-# every 10 tasks, those writing unit and product pages hold ~0.4 GB. The first
-# tasks (/checks/, province, round, company pages) read from all over the View
-# and reach ~0.6 GB whatever the replacement rate (8 pages a task: no better).
+# memory page of the View that it reads (reading writes reference counts); a
+# fresh one starts from the parent's pages again. National leaf pages, measured
+# in one run: replaced every 10 tasks 54 s, tree peak 1.20 GB; every 30 tasks
+# 76 s, 1.22 GB; never 94 s, 1.34 GB.
 FRESH_AFTER = 10
 
 
@@ -37,9 +34,10 @@ def render(ctx) -> None:
     rules = rule_sections(v)
     render_home(ctx, v, common)
     render_sections(ctx, v, common, rules)
-    leaf = {**common, "root": LEAF_ROOT}
+    leaf = {**common, "root": LEAF_ROOT, "rule_sections": {r["rule_id"]: r for r in rules}}
     # Leaf pages (tens of thousands at national scale) on every CPU: workers
-    # inherit the View by fork and write their pages; nothing comes back.
+    # inherit the View and the rules by fork and write their pages; only the
+    # jobs, (writer, key), are sent to them, and nothing comes back.
     fork_map(lambda job: job[0](ctx.docs_dir, v, leaf, job[1]),
              checks_jobs(rules) + pages_places.jobs(v) + pages_unit.jobs(v), chunk=LEAF_CHUNK,
              fresh_after=FRESH_AFTER)
@@ -68,11 +66,15 @@ def render_sections(ctx, v: View, common: dict, rules: list[dict]) -> None:
 
 
 def checks_jobs(rules: list[dict]) -> list[tuple]:
-    """The further pages of each rule's findings, /checks/<rule_id>/<k>/ from k = 2."""
-    return [(partial(write_checks_page, r), k) for r in rules for k in range(2, r["pages"] + 1)]
+    """The further pages of each rule's findings, /checks/<rule_id>/<k>/ from k = 2.
+    A job names its rule: a job that held the rule pickled its 51,000 findings
+    into every task of a national build, and each worker kept ~0.3 GB of them."""
+    return [(write_checks_page, (r["rule_id"], k)) for r in rules for k in range(2, r["pages"] + 1)]
 
 
-def write_checks_page(r: dict, docs, v: View, common: dict, k: int) -> None:
+def write_checks_page(docs, v: View, common: dict, key: tuple[str, int]) -> None:
+    rule_id, k = key
+    r = common["rule_sections"][rule_id]
     first = (k - 1) * FINDINGS_PER_PAGE
     write_page(docs, f"checks/{r['rule_id']}/{k}.md", "checks_page.md.j2",
                **{**common, "root": CHECKS_PAGE_ROOT}, r=r, k=k, first=first + 1, pager=pager(k, r["pages"]),
