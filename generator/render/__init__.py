@@ -19,13 +19,18 @@ DOC_STAGES = [
 
 def place_files(ctx) -> None:
     """Move what DOC_STAGES wrote to ctx.files_dir into the built site, as MkDocs
-    would have copied it (same paths; hard links stay links)."""
+    would have copied it (same paths; hard links stay links). A folder the site
+    does not have yet moves whole: charts/ holds ~12,000 files at national scale."""
     src = ctx.files_dir
-    for folder, _, names in os.walk(src):
+    for folder, dirs, names in os.walk(src):
         dest = ctx.site_dir / Path(folder).relative_to(src)
         dest.mkdir(parents=True, exist_ok=True)
         for name in names:
             os.replace(Path(folder) / name, dest / name)
+        for name in list(dirs):
+            if not (dest / name).exists():
+                os.replace(Path(folder) / name, dest / name)
+                dirs.remove(name)  # moved: not walked
 
 
 SITE_STAGES: list = [
