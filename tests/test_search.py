@@ -198,13 +198,8 @@ def test_records_lead_to_existing_pages_and_anchors(tmp_path):
 # ---------------------------------------------------------------- the bundle
 
 def _bundle(tmp_path, name: str, price: str) -> Path:
-    records_dir = tmp_path / f"{name}-records"
-    for i in range(40):
-        rec = Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price})
-        path = records_dir / rec.file_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rec.html(), encoding="utf-8")
-    write_index(records_dir, tmp_path / name)
+    write_index([Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price}) for i in range(40)],
+                tmp_path / name)
     return tmp_path / name
 
 
