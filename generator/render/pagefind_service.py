@@ -39,18 +39,26 @@ class _Answers:
 
     def _read(self) -> None:
         pending = b""
-        while chunk := self._stream.read1(1 << 16):
-            *messages, pending = (pending + chunk).split(b",")
+        try:
+            while chunk := self._stream.read1(1 << 16):
+                *messages, pending = (pending + chunk).split(b",")
+                with self._ready:
+                    for message in messages:
+                        answer = json.loads(base64.b64decode(message)) if message.strip() else None
+                        if answer is None:  # pagefind.service skips these too
+                            continue
+                        self.last = answer["payload"]
+                        self.count += 1
+                        if self.last["type"] == "Error":
+                            self.errors.append(f"{self.last.get('message')}"
+                                               f"（{str(self.last.get('original_message'))[:200]}）")
+                    self._ready.notify_all()
+        except Exception as exc:  # noqa: BLE001  an answer that cannot be read ends the build, not hangs it
+            self.errors.append(f"无法读取 Pagefind 的回答：{exc!r}")
+        finally:
             with self._ready:
-                for message in messages:
-                    self.last = json.loads(base64.b64decode(message))["payload"]
-                    self.count += 1
-                    if self.last["type"] == "Error":
-                        self.errors.append(f"{self.last.get('message')}（{str(self.last.get('original_message'))[:200]}）")
+                self.ended = True
                 self._ready.notify_all()
-        with self._ready:
-            self.ended = True
-            self._ready.notify_all()
 
     def wait(self, count: int) -> dict:
         """The last answer, once `count` have come (each message is answered once,
@@ -91,5 +99,8 @@ def build_index(documents: Iterable[tuple[str, str]], out_dir: Path, language: s
         proc.stdin.flush()
         answers.wait(written)
     finally:
-        proc.stdin.close()
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:  # it ended early: the answers said why
+            pass
         proc.wait()
