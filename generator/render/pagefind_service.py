@@ -4,10 +4,11 @@ The build had Pagefind's CLI read the search records as files; on the build
 machines' disks writing, then deleting, a national site's ~38,000 small files
 and their folders took 10-20 s beside the CLI's own ~18 s. Service mode (what
 Pagefind's Python API drives) takes the same documents over a pipe and writes
-the same bundle. The Python API waits for its answers one per 0.1 s (~1 hour
-for 38,000 documents), so this module speaks the protocol itself, as
-pagefind.service does: base64-encoded JSON messages, each ended by a comma, in
-both directions, answered under the message_id they were sent with."""
+the same fragments; its pages are numbered in the order they are sent, where
+the CLI numbers them in the order it found the files. The Python API reads its
+answers one per 0.1 s (~1 hour for 38,000 documents), so this module speaks
+the protocol itself, as pagefind.service does: base64-encoded JSON messages,
+each ended by a comma, in both directions; every message gets one answer."""
 from __future__ import annotations
 
 import base64

@@ -157,8 +157,8 @@ class Record:
         return named, [w for w in search_words(self.text) if w not in seen]
 
     def file_path(self) -> str:
-        """Where the record's HTML goes for indexing. Pagefind makes a result's URL
-        from this path; a record with a path of its own (several records on one
+        """The path Pagefind indexes the record's HTML at, and makes a result's URL
+        from; a record with a path of its own (several records on one
         page) carries its URL as the url meta, Pagefind's documented override."""
         return f"{(self.path or self.url).strip('/')}/index.html".lstrip("/")
 
@@ -557,6 +557,7 @@ def render(ctx) -> None:
 
 
 def index_site_records(ctx, out_dir: Path) -> None:
+    """The data's records and the other pages' records, those whose page exists, indexed."""
     with open(ctx.staged(RECORDS_FILE), "rb") as fh:
         recs = pickle.load(fh) + page_records(ctx.site_dir, handwritten_urls())
     kept = resolve(ctx.site_dir, recs)
