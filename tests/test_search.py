@@ -14,7 +14,6 @@ from conftest import DATA, read_rows
 from generator.derive import derive
 from generator.package import load
 from generator.render import pagefind_stable
-from generator.render.pagefind_service import PagefindError, build_index
 from generator.render.search import Record, article_text, han_words, query_terms, records, resolve, write_index
 
 
@@ -199,15 +198,14 @@ def test_records_lead_to_existing_pages_and_anchors(tmp_path):
 # ---------------------------------------------------------------- the bundle
 
 def _bundle(tmp_path, name: str, price: str) -> Path:
-    write_index([Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price}) for i in range(40)],
-                tmp_path / name)
+    records_dir = tmp_path / f"{name}-records"
+    for i in range(40):
+        rec = Record(f"/unit/u{i}/", "unit", f"品种{i}", [], meta={"price": price})
+        path = records_dir / rec.file_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rec.html(), encoding="utf-8")
+    write_index(records_dir, tmp_path / name)
     return tmp_path / name
-
-
-def test_a_document_pagefind_refuses_stops_the_index_with_its_reason(tmp_path):
-    with pytest.raises(PagefindError, match="source_path or url"):
-        build_index([("unit/u1/index.html", "<html><body><p>品种</p></body></html>"),
-                     (None, "<html><body><p>无路径</p></body></html>")], tmp_path / "pagefind", "zh")
 
 
 def test_fragments_get_short_names_that_change_with_any_record(tmp_path):
