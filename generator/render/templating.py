@@ -46,6 +46,14 @@ _FLAGS = {key: Markup("".join(tag for tag, on in zip(_TAGS, key) if on))
           for key in itertools.product((False, True), repeat=3)}
 
 
+def _period(s: dict) -> str:
+    """A payment standard's period, escaped: "from 起" or "from 起，至 to"."""
+    period = f"{escape(s['effective_from'])} 起"
+    if s["effective_to"]:
+        period += f"，至 {escape(s['effective_to'])}"
+    return period
+
+
 class Links:
     """The links a page repeats on every row (sources, products, regions), for
     _macros.j2: as Jinja macros they took most of a product page's time (a macro
@@ -120,11 +128,8 @@ class Links:
     def standard_cells(self, s) -> Markup:
         """A payment standard's amount, basis, period and source cells (a national
         package has a million standards, most of them on product pages)."""
-        period = f"{escape(s['effective_from'])} 起"
-        if s["effective_to"]:
-            period += f"，至 {escape(s['effective_to'])}"
         return Markup(f'<td class="vbp-n">{escape(money(s["amount"], s["amount_unit"]))}</td>'
-                      f'<td>{escape(BASES[s["basis"]])}</td><td>{period}</td>'
+                      f'<td>{escape(BASES[s["basis"]])}</td><td>{_period(s)}</td>'
                       f'<td>{self.src(self.v.src(s["source_id"]))}</td>')
 
     def substitute_row(self, s: dict, self_id: str) -> Markup:
@@ -159,14 +164,11 @@ class Links:
         rows = []
         for s in standards:
             p = self.v.products[s["winner_id"]]
-            period = f"{escape(s['effective_from'])} 起"
-            if s["effective_to"]:
-                period += f"，至 {escape(s['effective_to'])}"
             rows.append(
                 f'<tr><td>{escape(s["standard_id"])}</td><td>{self.region(s["region_code"])}</td>'
                 f'<td>{self.product(p)}{"（中选）" if p["won"] else "（未中选）"}</td>'
                 f'<td>{self.flags(p) or "—"}</td><td>{escape(money(s["amount"], s["amount_unit"]))}</td>'
-                f'<td>{escape(BASES[s["basis"]])}</td><td>{period}</td>'
+                f'<td>{escape(BASES[s["basis"]])}</td><td>{_period(s)}</td>'
                 f'<td>{self.src(self.v.src(s["source_id"]))}</td></tr>\n')
         return Markup("".join(rows))
 
