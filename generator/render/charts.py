@@ -44,7 +44,7 @@ nearly all of it measuring text (~1 ms per label).
   the browser process ~0.13 GB, the rest small); before, each of two
   forked workers ran a browser of its own, and a forked process copies
   ~0.5 GB of a national build's heap as it allocates. National (6,235
-  charts, cold cache, 2 shared cores): the stage took ~80 s (before: 130 s,
+  charts, cold cache, 2 shared cores): the stage took 80-110 s (before: 130 s,
   with pages replaced every 150 charts to bound their memory, and each page
   idle ~40% of the time).
 - Every SVG is cached under build/cache/chart-svg by the hash of its spec, the
