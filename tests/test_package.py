@@ -368,3 +368,76 @@ def test_schema_gate_on_the_hostile_corpus(tmp_path):
             assert maybe or not errors, (case["id"], errors)
             checked += 1
     assert checked >= 5
+
+
+# ------------------------------------------------------------------ the quick reader
+# package._read_plain reads a CSV without quotes with pandas' C parser. It must
+# read exactly what the csv module reads (_read_records), or decline.
+
+def _plain_text(*rows, header=None, end="\n"):
+    from generator.package import load_schema
+
+    fields = [f["name"] for f in load_schema("payment_standards")["fields"]]
+    width = len(fields)
+    lines = [",".join(header or fields)] + [",".join((row + [""] * width)[:width]) if isinstance(row, list)
+                                            else row for row in rows]
+    return "\n".join(lines) + end
+
+
+PLAIN_READ = {
+    "rows": _plain_text(["ps-1", "110000", "b-1"], ["ps-2", "", "", "3.5"]),
+    "no final newline": _plain_text(["ps-1", "110000"], end=""),
+    "header only": _plain_text(),
+    "spaces kept": _plain_text([" ps-1 ", " 110000", "b-1 "]),
+    "words that pandas could read as missing": _plain_text(["NA", "null", "#N/A", "nan", "None", "-", "NaN"]),
+    "numbers kept as written": _plain_text(["007", "1e5", "0.10", "-0", "1000"]),
+    "backslash, hash and Han": _plain_text(["#ps", "\\x", "国家组织", "元/片", "😀"]),
+    "a whitespace-only row": _plain_text(["ps-1"], [" "] * 11),
+}
+PLAIN_DECLINED = {
+    "blank line": _plain_text(["ps-1"], "", ["ps-2"]),
+    "blank line at the end": _plain_text(["ps-1"], end="\n\n"),
+    "narrow row": _plain_text(["ps-1"], ",".join(["x"] * 10)),
+    "narrow and wide rows": _plain_text(",".join(["x"] * 10), ",".join(["x"] * 12)),
+    "wide row": _plain_text(",".join(["x"] * 12)),
+    "a row of empty cells": _plain_text(["ps-1"], [""] * 11),
+    "header not the schema's": _plain_text(["ps-1"], header=["region_code", "standard_id"] + ["x"] * 9),
+    "short header": _plain_text(["ps-1"], header=["standard_id"]),
+}
+
+
+@pytest.mark.parametrize("case", list(PLAIN_READ) + list(PLAIN_DECLINED))
+def test_the_quick_reader_reads_what_the_csv_module_reads_or_declines(tmp_path, case):
+    import csv
+
+    from generator.package import _checked_data, _read_plain, _read_records, _shape, load_schema
+
+    text = {**PLAIN_READ, **PLAIN_DECLINED}[case]
+    path = tmp_path / "payment_standards.csv"
+    path.write_bytes(text.encode("utf-8"))
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        slow = _read_records(path.name, "payment_standards", csv.reader(fh), True, False)
+    quick = _read_plain(path, [f["name"] for f in load_schema("payment_standards")["fields"]], _shape(text))
+    if case in PLAIN_DECLINED:
+        assert quick is None
+        assert slow[0] or not slow[1].regular  # what was declined is wrong, as the csv module reads it
+    else:
+        assert quick is not None
+        assert _checked_data(path.name, "payment_standards", *quick) == slow
+        assert slow[1].regular
+
+
+def test_the_sample_package_loads_the_same_with_either_reader(data):
+    from generator.package import _read_plain, _shape, load, load_schema
+
+    for name in RESOURCES:
+        path = data / f"{name}.csv"
+        fields = [f["name"] for f in load_schema(name)["fields"]]
+        assert _read_plain(path, fields, _shape(path.read_text(encoding="utf-8-sig"))) is not None, name
+    quick = load(data)
+    for name in RESOURCES:  # a carriage return sends every file to the csv module
+        path = data / f"{name}.csv"
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    slow = load(data)
+    for name in RESOURCES:
+        assert quick.tables[name].equals(slow.tables[name]), name
