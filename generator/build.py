@@ -46,6 +46,18 @@ class BuildContext:
     site_dir: Path
     extra: dict = field(default_factory=dict)  # merged into mkdocs `extra` for templates
     charts: dict = field(default_factory=dict)  # chart_id -> ChartArtifact (render.charts.ChartStore)
+    removals: list = field(default_factory=list)  # `rm` processes of discard(), waited for by the build
+
+    def discard(self, folder: Path) -> None:
+        """Remove a staged folder in the background while the stages go on:
+        deleting tens of thousands of files took 5-35 s on this disk. The
+        build waits for it before it ends."""
+        self.removals.append(subprocess.Popen(["rm", "-rf", "--", str(folder)]))
+
+    def removed(self) -> None:
+        """Wait for every discard() to end."""
+        while self.removals:
+            self.removals.pop().wait()
 
     def forget(self, prefix: str) -> None:
         """Drop the derived tables whose names start with prefix."""
@@ -149,7 +161,7 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
 
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     alive = _lock(staging)  # held until the end; the kernel drops it if we are killed
-    sweep = None
+    ctx = None
     try:
         docs = in_child(write_docs, data_dir, staging / "docs", staging / "site")
         timings, peak = docs.timings, docs.peak_mb
@@ -160,9 +172,7 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
             # In a child too: MkDocs' nav of 35,000 pages grows a process to ~1 GB,
             # and ~0.2 GB of it would stay beside Pagefind.
             timed("mkdocs", in_child, run_mkdocs, ctx)
-            # The Markdown is read: removed while the site stages run (deleting the
-            # staging folder after a national build took up to ~35 s).
-            sweep = subprocess.Popen(["rm", "-rf", "--", str(ctx.docs_dir)])
+            ctx.discard(ctx.docs_dir)  # the Markdown is read
             for name, stage in SITE_STAGES:
                 timed(name, stage, ctx)
             if (ctx.site_dir / "pagefind" / "pagefind-entry.json").is_file():
@@ -170,10 +180,10 @@ def _build(data_dir: Path | str, out_dir: Path) -> BuildResult:
             timed("safety", check_site, ctx.site_dir)  # last: nothing unsafe is published
         pages = sum(1 for _ in ctx.site_dir.rglob("*.html"))
         timed("publish", swap_in, ctx.site_dir, out_dir)
-        timed("cleanup", sweep.wait)
+        timed("cleanup", ctx.removed)
     finally:
-        if sweep is not None:
-            sweep.wait()
+        if ctx is not None:
+            ctx.removed()
         shutil.rmtree(staging, ignore_errors=True)
         os.close(alive)
     return BuildResult(out_dir, pages, timings, peak)
