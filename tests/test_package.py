@@ -427,9 +427,10 @@ def test_the_quick_reader_reads_what_the_csv_module_reads_or_declines(tmp_path, 
         assert slow[1].regular
 
 
-def test_the_sample_package_loads_the_same_with_either_reader(data):
+def test_the_sample_package_loads_the_same_with_either_reader(data, monkeypatch):
     from generator.package import _read_plain, _shape, load, load_schema
 
+    monkeypatch.setattr("generator.package.CHUNK", 7)  # many chunks, as a national file has
     for name in RESOURCES:
         path = data / f"{name}.csv"
         fields = [f["name"] for f in load_schema(name)["fields"]]
