@@ -693,8 +693,8 @@ class ChartPlan:
     def columns(self) -> dict[str, tuple[str, list]]:
         """Each column of the frame as (dtype kind, values), read once: the spec,
         the table and the CSV all read every column (a DataFrame column costs
-        ~15 µs to get, ~60 times a chart)."""
-        return {name: (self.frame[name].dtype.kind, self.frame[name].tolist()) for name in self.frame.columns}
+        ~15 µs to get by name, ~60 times a chart; items() gets them in half the time)."""
+        return {name: (column.dtype.kind, column.tolist()) for name, column in self.frame.items()}
 
 
 def _units(frame: pd.DataFrame, column: str) -> str:
