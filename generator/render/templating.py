@@ -62,10 +62,11 @@ class Links:
     def __init__(self, v, root: str):
         self.v, self.root = v, root
         self._root = str(escape(root))
-        # Made once per page: a package has few sources, and a product recurs on
-        # the rows of /checks/ and patient tables.
+        # Made once per page: a package has few sources and regions, and a
+        # product recurs on the rows of /checks/ and patient tables.
         self._srcs: dict[tuple, Markup] = {}
         self._products: dict[str, Markup] = {}
+        self._regions: dict[str, Markup] = {}
 
     def src(self, sources) -> Markup:
         key = tuple(s["source_id"] for s in sources)
@@ -101,8 +102,12 @@ class Links:
         return self._link("company", c["company_id"], c["short_name"])
 
     def region(self, code) -> Markup:
-        name = self.v.region.get(code, code)
-        return self._link("province", code, name) if code in self.v.province_codes else escape(name)
+        link = self._regions.get(code)
+        if link is None:
+            name = self.v.region.get(code, code)
+            link = self._regions[code] = (self._link("province", code, name) if code in self.v.province_codes
+                                          else escape(name))
+        return link
 
     @staticmethod
     def price(value, unit, pack=None, pack_unit=None, date=None) -> Markup:
