@@ -9,6 +9,12 @@ BuildResult with memory figures the build cannot see itself:
   0.05 s or, when a sample is dear, less often (see Sampler), and never below
   the Python process's exact high-water mark (ru_maxrss, what
   BuildResult.peak_mb holds, which misses child processes).
+- `cpu_s`: the CPU time (user and system) the tree used, from the same samples:
+  each live process's own time and that of its children it has waited for
+  (/proc/PID/stat), so a worker that ended still counts. Per stage, with
+  `cores_busy` (cpu_s / seconds): on 2 cores a stage at 1.5 leaves a quarter
+  of the machine idle, and the build's total cpu_s over the cores is the
+  least its time could be.
 - per stage, the tree peak over the stage's window. Windows are laid end to end
   from BuildResult.timings (stages run one after another; the untimed steps
   between them — staging folder, copying hand-written pages — are short), so no
@@ -20,6 +26,7 @@ from that copy. Its time is reported as its own stage and left out of totals."""
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import resource
@@ -31,6 +38,7 @@ from pathlib import Path
 
 CAPTURE_STAGE = "bench-capture-docs"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _rss(pid: int) -> int:
@@ -56,17 +64,27 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
-    total, todo = 0, [root]
+def _cpu_ticks(pid: int) -> int:
+    """utime, stime, cutime and cstime of a process: its own CPU time and that of
+    the children it has waited for."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15])
+
+
+def tree_usage(root: int) -> tuple[int, float]:
+    """(resident bytes, CPU seconds) of a process and all its descendants (Linux /proc)."""
+    total, ticks, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         try:
             total += _rss(pid)
+            ticks += _cpu_ticks(pid)
             todo += _children(pid)
         except (OSError, ValueError):
             continue  # the process ended meanwhile
-    return total
+    return total, ticks / TICKS
+
 
 
 class Sampler:
@@ -84,6 +102,7 @@ class Sampler:
         self.root, self.interval = root, interval
         self.limit, self.on_limit, self.on_sample = (limit_mb or 0) * 2**20, on_limit, on_sample
         self.samples: list[tuple[float, int]] = []
+        self.cpu: list[tuple[float, float]] = []  # (seconds since start, CPU seconds of the tree)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.start = time.perf_counter()
@@ -91,9 +110,11 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             cost = time.thread_time()
-            rss = tree_rss_bytes(self.root)
+            rss, cpu = tree_usage(self.root)
             cost = time.thread_time() - cost
-            self.samples.append((time.perf_counter() - self.start, rss))
+            now = time.perf_counter() - self.start
+            self.samples.append((now, rss))
+            self.cpu.append((now, cpu))
             if self.limit and rss > self.limit and self.on_limit:
                 self.on_limit(rss)
                 self.on_limit = None
@@ -109,11 +130,28 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.samples.append((time.perf_counter() - self.start, tree_rss_bytes(self.root)))
+        rss, cpu = tree_usage(self.root)
+        now = time.perf_counter() - self.start
+        self.samples.append((now, rss))
+        self.cpu.append((now, cpu))
 
     def peak_mb(self, start: float = 0.0, end: float = float("inf")) -> float | None:
         inside = [b for t, b in self.samples if start <= t <= end]
         return round(max(inside) / 2**20, 1) if inside else None
+
+    def cpu_s(self, start: float = 0.0, end: float | None = None) -> float | None:
+        """CPU seconds the tree used from start to end (the last sample if None),
+        read off the samples on either side of each end, in proportion."""
+        if len(self.cpu) < 2:
+            return None
+        end = self.cpu[-1][0] if end is None else end
+        return round(self._cpu_at(end) - self._cpu_at(start), 1)
+
+    def _cpu_at(self, t: float) -> float:
+        times = [s for s, _ in self.cpu]
+        i = min(max(bisect.bisect_left(times, t), 1), len(times) - 1)
+        (t0, c0), (t1, c1) = self.cpu[i - 1], self.cpu[i]
+        return c0 + (c1 - c0) * min(max((t - t0) / (t1 - t0), 0.0), 1.0) if t1 > t0 else c1
 
 
 class Progress:
@@ -194,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     stages = {
         name: {"seconds": round(result.timings[name], 3),
                "py_peak_mb": round(result.peak_mb.get(name, 0.0), 1),
-               "tree_peak_mb": sampler.peak_mb(*windows[name])}
+               "tree_peak_mb": sampler.peak_mb(*windows[name]),
+               "cpu_s": sampler.cpu_s(*windows[name])}
         for name in result.timings
     }
+    for s in stages.values():
+        s["cores_busy"] = round(s["cpu_s"] / s["seconds"], 2) if s["cpu_s"] and s["seconds"] > 0 else None
     report = {
         "pages": result.pages,
         "imports_s": round(imports_s, 3),
@@ -204,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "untimed_s": round(build_s - sum(result.timings.values()), 3),
         "stages": stages,
         "tree_peak_mb": max(sampler.peak_mb(), py_peak),
+        "cpu_s": sampler.cpu_s(),
         "py_peak_mb": py_peak,
         "samples": len(sampler.samples),
     }

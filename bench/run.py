@@ -375,11 +375,16 @@ def print_report(r: dict) -> None:
           f"commit {m['commit']}, load average at start {m['load_avg_start']}")
     print("rows: " + ", ".join(f"{k} {v:,}" for k, v in r["rows"].items()))
     b = r["ours"]["build"]
-    print(f"\n{'stage':<22}{'seconds':>10}{'tree peak MB':>14}{'python peak MB':>16}")
+    print(f"\n{'stage':<22}{'seconds':>10}{'CPU s':>9}{'cores busy':>12}{'tree peak MB':>14}{'python peak MB':>16}")
     for name, s in b["stages"].items():
         tree = "—" if s["tree_peak_mb"] is None else f"{s['tree_peak_mb']:.0f}"
-        print(f"{name:<22}{s['seconds']:>10.2f}{tree:>14}{s['py_peak_mb']:>16.0f}")
-    print(f"{'build (all stages)':<22}{b['build_s']:>10.2f}{b['tree_peak_mb']:>14.0f}{b['py_peak_mb']:>16.0f}")
+        cpu = "—" if s.get("cpu_s") is None else f"{s['cpu_s']:.1f}"
+        busy = "—" if s.get("cores_busy") is None else f"{s['cores_busy']:.2f}"
+        print(f"{name:<22}{s['seconds']:>10.2f}{cpu:>9}{busy:>12}{tree:>14}{s['py_peak_mb']:>16.0f}")
+    cpu = "—" if b.get("cpu_s") is None else f"{b['cpu_s']:.1f}"
+    busy = "—" if b.get("cpu_s") is None else f"{b['cpu_s'] / b['build_s']:.2f}"
+    print(f"{'build (all stages)':<22}{b['build_s']:>10.2f}{cpu:>9}{busy:>12}{b['tree_peak_mb']:>14.0f}"
+          f"{b['py_peak_mb']:>16.0f}")
     print(f"{'process (with imports)':<22}{b['process_s']:>10.2f}")
     s = r["ours"]["site"]
     print(f"\npages {s['pages']:,}; site {s['bytes'] / 2**20:,.1f} MB ({s['bytes_per_page']:,} B/page); "

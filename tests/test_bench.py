@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from bench import synth
+from bench import child, synth
 from bench.run import TARGETS
 from conftest import ROOT
 from generator.package import RESOURCES, validate
@@ -70,8 +72,9 @@ def test_benchmark_report_has_every_figure(tmp_path):
     assert {"date", "cpus", "cpu_model", "ram_gb", "python"} <= set(r["machine"])
     build = r["ours"]["build"]
     for stage in ("validate", "derive", "mkdocs"):
-        assert set(build["stages"][stage]) == {"seconds", "py_peak_mb", "tree_peak_mb"}
+        assert set(build["stages"][stage]) == {"seconds", "py_peak_mb", "tree_peak_mb", "cpu_s", "cores_busy"}
     assert build["pages"] > 0 and build["build_s"] > 0 and build["tree_peak_mb"] > 0
+    assert 0 < build["cpu_s"] <= build["build_s"] * r["machine"]["cpus"] * 1.1
     site = r["ours"]["site"]
     assert site["pages"] == build["pages"] and site["bytes"] > 0
     for key in ("median_page", "largest_page"):
@@ -85,6 +88,21 @@ def test_benchmark_report_has_every_figure(tmp_path):
         assert r["ratios"][key] > 0
     assert set(r["targets"]) == set(TARGETS)
     assert "target" in result.stdout and "search" in result.stdout
+
+
+def test_sampler_counts_the_cpu_of_children_that_ended():
+    """A worker's CPU time still counts once it has ended (its parent's
+    cutime), and the time between samples is shared out in proportion."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    with child.Sampler(os.getpid(), interval=0.02) as sampler:
+        time.sleep(0.2)
+        started = time.perf_counter() - sampler.start
+        subprocess.run([sys.executable, "-c", burn], check=True)
+        ended = time.perf_counter() - sampler.start
+        time.sleep(0.2)
+    assert 0.6 <= sampler.cpu_s() < 0.6 + 0.5 * sampler.cpu[-1][0]
+    assert 0.6 <= sampler.cpu_s(started, ended) <= sampler.cpu_s()
+    assert sampler.cpu_s(0.0, 0.1) < 0.1
 
 
 @pytest.mark.parametrize("argv", [["--size", "huge"], ["--scale", "0"]])
