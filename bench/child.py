@@ -9,12 +9,14 @@ BuildResult with memory figures the build cannot see itself:
   0.05 s or, when a sample is dear, less often (see Sampler), and never below
   the Python process's exact high-water mark (ru_maxrss, what
   BuildResult.peak_mb holds, which misses child processes).
-- `cpu_s`: the CPU time (user and system) the tree used, from the same samples:
-  each live process's own time and that of its children it has waited for
-  (/proc/PID/stat), so a worker that ended still counts. Per stage, with
-  `cores_busy` (cpu_s / seconds): on 2 cores a stage at 1.5 leaves a quarter
-  of the machine idle, and the build's total cpu_s over the cores is the
-  least its time could be.
+- `cpu_s`: the CPU time the machine was busy (user, nice, system, interrupts;
+  not steal) from /proc/stat at the same samples, per stage with `cores_busy`
+  (cpu_s / seconds): on 2 cores a stage at 1.5 leaves a quarter of the machine
+  idle, and the build's cpu_s over the cores is the least its time could be.
+  The whole machine's, not the tree's: Chromium's renderers are not waited for
+  by a process of the tree, so their time leaves the tree's accounts when they
+  end, and a benchmark machine runs nothing else (the report gives the load
+  average at start and end).
 - per stage, the tree peak over the stage's window. Windows are laid end to end
   from BuildResult.timings (stages run one after another; the untimed steps
   between them — staging folder, copying hand-written pages — are short), so no
@@ -64,26 +66,24 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime, stime, cutime and cstime of a process: its own CPU time and that of
-    the children it has waited for."""
-    with open(f"/proc/{pid}/stat", "rb") as fh:
-        fields = fh.read().rsplit(b")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15])
-
-
-def tree_usage(root: int) -> tuple[int, float]:
-    """(resident bytes, CPU seconds) of a process and all its descendants (Linux /proc)."""
-    total, ticks, todo = 0, 0, [root]
+def tree_rss_bytes(root: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         try:
             total += _rss(pid)
-            ticks += _cpu_ticks(pid)
             todo += _children(pid)
         except (OSError, ValueError):
             continue  # the process ended meanwhile
-    return total, ticks / TICKS
+    return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all CPUs have been busy since boot: user, nice, system, irq, softirq."""
+    with open("/proc/stat", "rb") as fh:
+        fields = fh.readline().split()[1:]
+    return sum(int(fields[i]) for i in (0, 1, 2, 5, 6)) / TICKS
 
 
 
@@ -102,7 +102,7 @@ class Sampler:
         self.root, self.interval = root, interval
         self.limit, self.on_limit, self.on_sample = (limit_mb or 0) * 2**20, on_limit, on_sample
         self.samples: list[tuple[float, int]] = []
-        self.cpu: list[tuple[float, float]] = []  # (seconds since start, CPU seconds of the tree)
+        self.cpu: list[tuple[float, float]] = []  # (seconds since start, machine_busy_s())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.start = time.perf_counter()
@@ -110,11 +110,9 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             cost = time.thread_time()
-            rss, cpu = tree_usage(self.root)
+            rss = tree_rss_bytes(self.root)
             cost = time.thread_time() - cost
-            now = time.perf_counter() - self.start
-            self.samples.append((now, rss))
-            self.cpu.append((now, cpu))
+            self._sample(rss)
             if self.limit and rss > self.limit and self.on_limit:
                 self.on_limit(rss)
                 self.on_limit = None
@@ -130,17 +128,19 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        rss, cpu = tree_usage(self.root)
+        self._sample(tree_rss_bytes(self.root))
+
+    def _sample(self, rss: int) -> None:
         now = time.perf_counter() - self.start
         self.samples.append((now, rss))
-        self.cpu.append((now, cpu))
+        self.cpu.append((now, machine_busy_s()))
 
     def peak_mb(self, start: float = 0.0, end: float = float("inf")) -> float | None:
         inside = [b for t, b in self.samples if start <= t <= end]
         return round(max(inside) / 2**20, 1) if inside else None
 
     def cpu_s(self, start: float = 0.0, end: float | None = None) -> float | None:
-        """CPU seconds the tree used from start to end (the last sample if None),
+        """CPU seconds the machine was busy from start to end (the last sample if None),
         read off the samples on either side of each end, in proportion."""
         if len(self.cpu) < 2:
             return None
