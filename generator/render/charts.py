@@ -54,6 +54,12 @@ nearly all of it measuring text (~1 ms per label).
   e.g. in a fresh folder to time a cold build.
 - Charts are drawn with a data placeholder and without Altair's per-object
   schema checks; the rows, title and config are set on the spec dict.
+- The drawing page gets each chart without its tooltips (an SVG shows none,
+  but Vega formats each mark's all the same), and a template's rows only with
+  the columns the template reads: ~8% less renderer CPU per unit chart
+  (alternating runs, 1,400 national unit charts), and the JSON that crosses
+  Playwright about halved (drawing process, driver and browser 22 -> 13 CPU-s
+  a national build). The SVGs are byte for byte the same (tested).
 """
 from __future__ import annotations
 
