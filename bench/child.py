@@ -86,10 +86,10 @@ def machine_busy_s() -> float:
     return sum(int(fields[i]) for i in (0, 1, 2, 5, 6)) / TICKS
 
 
-
 class Sampler:
-    """(seconds since start, resident bytes of the tree) every `interval` seconds,
-    or less often when sampling is dear: reading smaps_rollup walks each
+    """(seconds since start, resident bytes of the tree), and the machine's busy
+    CPU seconds at the same moments, every `interval` seconds, or less often
+    when sampling is dear: reading smaps_rollup walks each
     process's page tables, ~90 ms of CPU for a national build's tree (~2.3 GB),
     so at 0.05 s the sampler took ~0.4 of the 2 cores (as system time) from the
     build it measured. It waits at least DUTY times as long as a sample took,
