@@ -713,8 +713,8 @@ def _by(frame: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
 
 
 class _Rows:
-    """Some rows of a table as the frame functions read them: a column by
-    name (a numpy array), rows by a boolean mask."""
+    """Some rows of a table as unit_prices_frame and payment_frame read a
+    DataFrame's: a column by name (here a numpy array), rows by a boolean mask."""
 
     def __init__(self, columns: dict[str, np.ndarray]):
         self._columns = columns
